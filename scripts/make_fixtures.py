@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""Generates the committed test fixtures, byte for byte reproducibly.
+
+Run with Debian's interpreter, which has python3-numpy and python3-onnx:
+    /usr/bin/python3 scripts/make_fixtures.py          # (re)write test/fixtures/
+    /usr/bin/python3 scripts/make_fixtures.py --check  # exit 1 if any committed file differs
+
+Models (smart-turn v2's interface: inputs input_values float32 [B, 256000], attention_mask int64
+[B, 256000]; output logits float32 [B, 1] holding a probability; batch dimension dynamic):
+  mean-v2.onnx  p = sigmoid(masked_mean(input_values) + 8 * (valid_fraction - 0.5))
+                where valid_fraction = sum(attention_mask) / 256000. Cheap (one pass), and its answer
+                depends on both the values and the length, so tests can predict it exactly.
+
+.npy files: one short clip (1600 samples of a known ramp) in every dtype, format version and shape
+np.save can write for mono audio, plus a few that must be rejected.
+"""
+import io
+import os
+import sys
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "test", "fixtures")
+WINDOW = 16 * 16000
+OPSET = 17
+
+
+def mean_v2_model() -> bytes:
+    B = "batch"
+    x = helper.make_tensor_value_info("input_values", TensorProto.FLOAT, [B, WINDOW])
+    mask = helper.make_tensor_value_info("attention_mask", TensorProto.INT64, [B, WINDOW])
+    out = helper.make_tensor_value_info("logits", TensorProto.FLOAT, [B, 1])
+    consts = [
+        helper.make_tensor("axes", TensorProto.INT64, [1], [1]),
+        helper.make_tensor("window", TensorProto.FLOAT, [], [float(WINDOW)]),
+        helper.make_tensor("eight", TensorProto.FLOAT, [], [8.0]),
+        helper.make_tensor("half", TensorProto.FLOAT, [], [0.5]),
+        helper.make_tensor("one", TensorProto.FLOAT, [], [1.0]),
+    ]
+    nodes = [
+        helper.make_node("Cast", ["attention_mask"], ["maskf"], to=TensorProto.FLOAT),
+        helper.make_node("Mul", ["input_values", "maskf"], ["masked"]),
+        helper.make_node("ReduceSum", ["masked", "axes"], ["total"], keepdims=1),
+        helper.make_node("ReduceSum", ["maskf", "axes"], ["count"], keepdims=1),
+        # max(count, 1): a fully masked row gives 0, not NaN.
+        helper.make_node("Max", ["count", "one"], ["safe_count"]),
+        helper.make_node("Div", ["total", "safe_count"], ["mean"]),
+        helper.make_node("Div", ["count", "window"], ["fraction"]),
+        helper.make_node("Sub", ["fraction", "half"], ["centred"]),
+        helper.make_node("Mul", ["centred", "eight"], ["length_term"]),
+        helper.make_node("Add", ["mean", "length_term"], ["z"]),
+        helper.make_node("Sigmoid", ["z"], ["logits"]),
+    ]
+    graph = helper.make_graph(nodes, "mean_v2", [x, mask], [out], initializer=consts)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="smart-turn-serving fixtures")
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
+
+
+def npy_bytes(array: np.ndarray, version=None) -> bytes:
+    buf = io.BytesIO()
+    if version is None:
+        np.save(buf, array)
+    else:
+        np.lib.format.write_array(buf, array, version=version)
+    return buf.getvalue()
+
+
+def npy_fixtures() -> dict:
+    ramp = (np.arange(1600, dtype=np.float64) / 1600.0 - 0.5).astype(np.float32)  # exact in every dtype below
+    files = {
+        "f4.npy": npy_bytes(ramp),
+        "f4-v2.npy": npy_bytes(ramp, (2, 0)),
+        "f4-v3.npy": npy_bytes(ramp, (3, 0)),
+        "f4-big-endian.npy": npy_bytes(ramp.astype(">f4")),
+        "f8.npy": npy_bytes(ramp.astype(np.float64)),
+        "i2.npy": npy_bytes((ramp * 32768).astype(np.int16)),
+        "f4-row.npy": npy_bytes(ramp.reshape(1, -1)),
+        "f4-column.npy": npy_bytes(ramp.reshape(-1, 1)),
+        "f4-fortran-column.npy": npy_bytes(np.asfortranarray(ramp.reshape(-1, 1))),
+        # Rejected:
+        "stereo.npy": npy_bytes(np.stack([ramp, ramp])),
+        "empty.npy": npy_bytes(np.zeros(0, dtype=np.float32)),
+        "nan.npy": npy_bytes(np.array([0.0, np.nan, 0.0], dtype=np.float32)),
+        "inf.npy": npy_bytes(np.array([0.0, np.inf], dtype=np.float32)),
+        "object.npy": npy_bytes(np.array([1, "a"], dtype=object)),
+        "i4.npy": npy_bytes(np.arange(10, dtype=np.int32)),
+        "structured.npy": npy_bytes(np.zeros(3, dtype=[("a", "<f4"), ("b", "<f4")])),
+    }
+    return {os.path.join("npy", k): v for k, v in files.items()}
+
+
+def all_fixtures() -> dict:
+    files = {os.path.join("models", "mean-v2.onnx"): mean_v2_model()}
+    files.update(npy_fixtures())
+    return files
+
+
+def main() -> int:
+    check = "--check" in sys.argv[1:]
+    stale = []
+    for rel, data in sorted(all_fixtures().items()):
+        path = os.path.join(ROOT, rel)
+        current = open(path, "rb").read() if os.path.exists(path) else None
+        if current == data:
+            continue
+        if check:
+            stale.append(rel)
+            continue
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(data)
+        print(f"wrote test/fixtures/{rel} ({len(data)} bytes)")
+    if stale:
+        print("fixtures differ from what the script makes: " + ", ".join(stale), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

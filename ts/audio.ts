@@ -1,0 +1,42 @@
+// The audio step: which samples of a request the model sees, and their statistics. Pure functions
+// over Float32Array views, so the payload is read in place and copied once, into the batch.
+
+export const SAMPLE_RATE = 16_000;
+
+/**
+ * The last `windowSamples` of the audio: the end of an utterance is what decides whether the turn is
+ * over, so a long clip loses its beginning, never its end. Returns a view, not a copy.
+ */
+export function lastWindow(samples: Float32Array, windowSamples: number): Float32Array {
+  return samples.length <= windowSamples ? samples : samples.subarray(samples.length - windowSamples);
+}
+
+export interface Moments {
+  mean: number;
+  /** 1 / sqrt(variance + epsilon) */
+  invStd: number;
+}
+
+/**
+ * Mean and inverse standard deviation (population variance) as Hugging Face's
+ * `zero_mean_unit_var_norm` computes them over the unpadded samples, epsilon included.
+ */
+export function moments(samples: Float32Array, epsilon: number): Moments {
+  const n = samples.length;
+  if (n === 0) return { mean: 0, invStd: 1 / Math.sqrt(epsilon) };
+  let sum = 0;
+  for (let i = 0; i < n; i++) sum += samples[i]!;
+  const mean = sum / n;
+  let squares = 0;
+  for (let i = 0; i < n; i++) {
+    const d = samples[i]! - mean;
+    squares += d * d;
+  }
+  return { mean, invStd: 1 / Math.sqrt(squares / n + epsilon) };
+}
+
+/** Writes (x - mean) * invStd of `src` into `dst` starting at `offset`. */
+export function writeNormalized(src: Float32Array, dst: Float32Array, offset: number, m: Moments): void {
+  const { mean, invStd } = m;
+  for (let i = 0; i < src.length; i++) dst[offset + i] = (src[i]! - mean) * invStd;
+}

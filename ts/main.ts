@@ -1,0 +1,51 @@
+// `npm start`: configuration from the environment, the service, and signal handling.
+import { loadConfig, redactedConfig, type Config } from './config.js';
+import { ConfigError } from './errors.js';
+import { createLogger } from './log.js';
+import { startService } from './service.js';
+
+let config: Config;
+try {
+  config = loadConfig();
+} catch (error) {
+  if (error instanceof ConfigError) {
+    console.error(`smart-turn: invalid configuration: ${error.message}`);
+    process.exit(2);
+  }
+  throw error;
+}
+
+const log = createLogger(config.logLevel);
+log.info({ config: redactedConfig(config) }, 'starting');
+
+try {
+  const service = await startService(config, log);
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (++signals > 1) {
+      log.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    log.info({ signal, timeoutMs: config.shutdownTimeoutMs }, 'draining: answering accepted requests, then exiting');
+    const deadline = setTimeout(() => {
+      log.error({ timeoutMs: config.shutdownTimeoutMs }, 'SHUTDOWN_TIMEOUT_MS passed before the drain finished; exiting');
+      process.exit(1);
+    }, config.shutdownTimeoutMs);
+    deadline.unref();
+    service.stop().then(
+      () => {
+        log.info('drained; bye');
+        process.exit(0);
+      },
+      (error: unknown) => {
+        log.error({ err: error }, 'error while draining');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+} catch (error) {
+  log.fatal({ err: error }, `start-up failed: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+}

@@ -1,0 +1,206 @@
+// The HTTP face: Pipecat's HttpSmartTurnAnalyzer wire format on POST /raw, plus health, readiness and
+// metrics. A request flows server → npy → audio/model family → batcher → backend.
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import Router from '@koa/router';
+import Koa, { type Context, type Middleware } from 'koa';
+import type { Batcher } from './batcher.js';
+import type { Config } from './config.js';
+import { ServeError } from './errors.js';
+import { requireKey } from './http/auth.js';
+import { readAudioBody } from './http/body.js';
+import type { Logger } from './log.js';
+import type { Metrics } from './metrics.js';
+import type { ModelFamily } from './model/family.js';
+import { decodeNpy } from './npy.js';
+import type { Readiness } from './readiness.js';
+
+export interface ServerDeps {
+  config: Config;
+  family: ModelFamily;
+  batcher: Batcher;
+  metrics: Metrics;
+  readiness: Readiness;
+  log: Logger;
+}
+
+/** What a request leaves behind for its log line. */
+interface RequestState {
+  id: string;
+  arrived: number;
+  route: string;
+  samples?: number;
+  batchSize?: number;
+  bucket?: number;
+  queueWait?: number;
+  inference?: number;
+  errorCode?: string;
+}
+
+/** The /raw answer, exactly as Pipecat's HttpSmartTurnAnalyzer reads it. */
+export interface Prediction {
+  prediction: 0 | 1;
+  probability: number;
+  metrics: { inference_time: number; total_time: number };
+}
+
+const REQUEST_ID = /^[\w.:@/+=-]{1,128}$/;
+
+export function createApp(deps: ServerDeps): Koa {
+  const { config, log, metrics } = deps;
+  const app = new Koa();
+  app.silent = true; // errors are answered and logged by `answerErrors`
+
+  const router = new Router();
+  router.get('/health', (ctx) => {
+    ctx.body = { ok: true };
+  });
+  router.get('/ready', (ctx) => {
+    const state = deps.readiness.state;
+    ctx.status = state.ready ? 200 : 503;
+    ctx.body = state;
+  });
+  router.get('/metrics', requireKey(config.metricsAuthKey, 'METRICS_AUTH_KEY'), async (ctx) => {
+    ctx.type = metrics.registry.contentType;
+    ctx.body = await metrics.registry.metrics();
+  });
+  router.post('/raw', requireKey(config.authKey, 'AUTH_KEY'), predict(deps));
+
+  app.use(observe(log, metrics));
+  app.use(answerErrors(log));
+  app.use(router.routes());
+  app.use(router.allowedMethods({ throw: false }));
+  app.use((ctx) => {
+    if (ctx.status === 404 && ctx.body === undefined) {
+      throw new ServeError('NOT_FOUND', `no route ${ctx.method} ${ctx.path}; the model answers POST /raw`);
+    }
+  });
+  return app;
+}
+
+function predict(deps: ServerDeps): Middleware {
+  const { config, family, batcher } = deps;
+  return async (ctx: Context) => {
+    const state = ctx.state as RequestState;
+    const body = await readAudioBody(ctx, config.maxBodyBytes);
+    const { samples } = decodeNpy(body);
+    state.samples = samples.length;
+    const clip = family.prepare(samples);
+
+    // A client that goes away while queued must not cost a model run.
+    const gone = new AbortController();
+    const onClose = (): void => {
+      if (!ctx.res.writableFinished) gone.abort();
+    };
+    ctx.res.once('close', onClose);
+    try {
+      const result = await batcher.submit(clip, gone.signal);
+      Object.assign(state, {
+        batchSize: result.batchSize,
+        bucket: result.bucket,
+        queueWait: result.queueWait,
+        inference: result.inferenceTime,
+      });
+      const answer: Prediction = {
+        prediction: result.probability > config.threshold ? 1 : 0,
+        probability: result.probability,
+        metrics: {
+          inference_time: result.inferenceTime,
+          total_time: (performance.now() - state.arrived) / 1000,
+        },
+      };
+      ctx.body = answer;
+    } finally {
+      ctx.res.off('close', onClose);
+    }
+  };
+}
+
+/** Request id, one log line and the request metrics per request, whatever its outcome. */
+function observe(log: Logger, metrics: Metrics): Middleware {
+  return async (ctx, next) => {
+    const claimed = ctx.get('x-request-id');
+    const state: RequestState = {
+      id: REQUEST_ID.test(claimed) ? claimed : randomUUID(),
+      arrived: performance.now(),
+      route: 'other',
+    };
+    ctx.state = state;
+    ctx.set('X-Request-Id', state.id);
+    try {
+      await next();
+    } finally {
+      state.route = (ctx as Context & { routerPath?: string }).routerPath ?? (ctx as { _matchedRoute?: string })._matchedRoute ?? 'other';
+      const seconds = (performance.now() - state.arrived) / 1000;
+      metrics.observeRequest(state.route, ctx.status, seconds);
+      const line = {
+        id: state.id,
+        method: ctx.method,
+        path: ctx.path,
+        status: ctx.status,
+        samples: state.samples,
+        batchSize: state.batchSize,
+        bucket: state.bucket,
+        queueWait: state.queueWait,
+        inference: state.inference,
+        total: seconds,
+        error: state.errorCode,
+      };
+      if (state.route === '/health' || state.route === '/metrics' || state.route === '/ready') log.debug(line, 'request');
+      else log.info(line, 'request');
+    }
+  };
+}
+
+/** The one place a thrown error becomes what a client sees. */
+function answerErrors(log: Logger): Middleware {
+  return async (ctx, next) => {
+    try {
+      await next();
+    } catch (error) {
+      const serve =
+        error instanceof ServeError ? error : new ServeError('INTERNAL', 'internal server error; the request was not processed', { cause: error });
+      if (serve.code === 'INTERNAL' || serve.code === 'BACKEND_FAILED') {
+        log.error({ id: (ctx.state as RequestState).id, err: serve.cause ?? error }, serve.message);
+      }
+      (ctx.state as RequestState).errorCode = serve.code;
+      ctx.status = serve.status;
+      ctx.body = { error: { code: serve.code, message: serve.message } };
+      if (serve.retryAfter !== undefined) ctx.set('Retry-After', String(serve.retryAfter));
+      // An oversized body may still be arriving; don't keep reading it on a kept-alive socket.
+      if (serve.code === 'BODY_TOO_LARGE') ctx.set('Connection', 'close');
+    }
+  };
+}
+
+export interface Listening {
+  server: http.Server;
+  port: number;
+  /** Stops accepting connections; resolves once every open one has closed. */
+  close(): Promise<void>;
+}
+
+/** An HTTP server with timeouts against slow clients and a cap on connections. */
+export function listen(app: Koa, config: Config, port = config.port, host = config.host): Promise<Listening> {
+  const server = http.createServer(
+    { headersTimeout: config.headersTimeoutMs, requestTimeout: config.bodyTimeoutMs, keepAliveTimeout: 5000 },
+    app.callback(),
+  );
+  server.maxConnections = config.maxConnections;
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve({
+        server,
+        port: (server.address() as AddressInfo).port,
+        close: () =>
+          new Promise<void>((done) => {
+            server.close(() => done());
+            server.closeIdleConnections();
+          }),
+      });
+    });
+  });
+}
