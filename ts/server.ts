@@ -70,11 +70,13 @@ export function createApp(deps: ServerDeps): Koa {
   app.use(observe(log, metrics));
   app.use(answerErrors(log));
   app.use(router.routes());
-  app.use(router.allowedMethods({ throw: false }));
   app.use((ctx) => {
-    if (ctx.status === 404 && ctx.body === undefined) {
-      throw new ServeError('NOT_FOUND', `no route ${ctx.method} ${ctx.path}; the model answers POST /raw`);
+    const allowed = router.stack.filter((layer) => layer.match(ctx.path)).flatMap((layer) => layer.methods);
+    if (allowed.length > 0) {
+      ctx.set('Allow', allowed.join(', '));
+      throw new ServeError('METHOD_NOT_ALLOWED', `${ctx.path} does not take ${ctx.method}; allowed: ${allowed.join(', ')}`);
     }
+    throw new ServeError('NOT_FOUND', `no route ${ctx.method} ${ctx.path}; the model answers POST /raw`);
   });
   return app;
 }

@@ -1,0 +1,44 @@
+// A real service on a loopback port, for tests: the fixture model on ONNX Runtime unless a backend is
+// given, logs silenced unless SMART_TURN_TEST_LOGS=1.
+import { fileURLToPath } from 'node:url';
+import type { Backend } from '../../ts/backends/backend.js';
+import { loadConfig, type Config } from '../../ts/config.js';
+import { createLogger } from '../../ts/log.js';
+import { startService, type Service } from '../../ts/service.js';
+
+export const FIXTURE_V2 = fileURLToPath(new URL('../fixtures/models/mean-v2.onnx', import.meta.url));
+export const fixture = (name: string): string => fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url));
+
+export interface TestService extends Service {
+  url: string;
+  config: Config;
+}
+
+export async function startTestService(env: Record<string, string> = {}, backend?: Backend): Promise<TestService> {
+  const config = loadConfig({ MODEL_PATH: FIXTURE_V2, BACKEND: 'onnx', HOST: '127.0.0.1', PORT: '0', ...env });
+  const log = createLogger(process.env['SMART_TURN_TEST_LOGS'] === '1' ? 'debug' : 'silent');
+  const service = await startService(config, log, backend ? { backend } : {});
+  return Object.assign(service, { url: `http://127.0.0.1:${service.port}`, config });
+}
+
+export interface Answer {
+  status: number;
+  headers: Headers;
+  json: any;
+}
+
+export async function post(url: string, body: Uint8Array | string, headers: Record<string, string> = {}): Promise<Answer> {
+  const response = await fetch(url, {
+    method: 'POST',
+    body: body as string, // fetch takes any Uint8Array; Node 20's types lag behind
+    headers: { 'content-type': 'application/octet-stream', ...headers },
+  });
+  const text = await response.text();
+  return { status: response.status, headers: response.headers, json: text ? JSON.parse(text) : undefined };
+}
+
+/** What the mean-v2 fixture answers for a clip of `n` samples whose normalized mean is `mean`. */
+export function fixtureProbability(n: number, mean = 0): number {
+  const z = mean + 8 * (Math.min(n, 256_000) / 256_000 - 0.5);
+  return 1 / (1 + Math.exp(-z));
+}

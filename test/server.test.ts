@@ -1,0 +1,245 @@
+import { execFile, spawnSync } from 'node:child_process';
+import { promisify } from 'node:util';
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import { expect } from 'chai';
+import { OnnxBackend } from '../ts/backends/onnx.js';
+import { GatedBackend } from './helpers/backends.js';
+import { PYTHON, saveFloat32 } from './helpers/numpy.js';
+import { FIXTURE_V2, fixture, fixtureProbability, post, startTestService, type TestService } from './helpers/service.js';
+
+const run = promisify(execFile);
+const f4 = readFileSync(fixture('npy/f4.npy'));
+const tone = (n: number, phase = 0): Float32Array => Float32Array.from({ length: n }, (_, i) => 0.3 * Math.sin(0.05 * i + phase));
+
+/** Sends a body with Transfer-Encoding: chunked (no Content-Length), as a streaming client would. */
+function postChunked(url: string, chunks: Buffer[]): Promise<{ status: number; json: any }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(`${url}/raw`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' } }, (res) => {
+      let text = '';
+      res.on('data', (d) => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode!, json: JSON.parse(text) }));
+    });
+    req.on('error', (error) => ((error as NodeJS.ErrnoException).code === 'EPIPE' || (error as NodeJS.ErrnoException).code === 'ECONNRESET' ? undefined : reject(error)));
+    for (const chunk of chunks) req.write(chunk);
+    req.end();
+  });
+}
+
+async function metric(url: string, name: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(name + ' ') || l.startsWith(name + '{') && l.includes('} ') && !l.startsWith('#') && l.split(' ')[0] === name);
+  return line ? Number(line.split(' ').pop()) : 0;
+}
+
+describe('server', function () {
+  let svc: TestService;
+  afterEach(async () => svc?.stop());
+
+  describe('bad requests get a JSON error, and the server goes on serving', () => {
+    beforeEach(async () => {
+      svc = await startTestService({ MAX_BODY_BYTES: '65536' });
+    });
+
+    const cases: Array<[string, () => Promise<{ status: number; json: any }>, number, string, RegExp]> = [
+      ['a body that is not .npy', () => post(`${svc.url}/raw`, 'hello'), 400, 'BAD_NPY', /\\x93NUMPY/],
+      ['stereo audio', () => post(`${svc.url}/raw`, readFileSync(fixture('npy/stereo.npy'))), 400, 'BAD_NPY', /channels/],
+      ['NaN samples', () => post(`${svc.url}/raw`, readFileSync(fixture('npy/nan.npy'))), 400, 'BAD_NPY', /NaN/],
+      ['a pickled object array', () => post(`${svc.url}/raw`, readFileSync(fixture('npy/object.npy'))), 400, 'BAD_NPY', /object arrays/],
+      ['a wrong Content-Type', () => post(`${svc.url}/raw`, f4, { 'content-type': 'audio/wav' }), 415, 'UNSUPPORTED_MEDIA_TYPE', /application\/octet-stream/],
+      ['no Content-Type', () => post(`${svc.url}/raw`, f4, { 'content-type': '' }), 415, 'UNSUPPORTED_MEDIA_TYPE', /got none/],
+      ['a body over MAX_BODY_BYTES', () => post(`${svc.url}/raw`, Buffer.alloc(70_000)), 413, 'BODY_TOO_LARGE', /MAX_BODY_BYTES allows 65536/],
+      ['a chunked body over MAX_BODY_BYTES', () => postChunked(svc.url, Array.from({ length: 10 }, () => Buffer.alloc(10_000))), 413, 'BODY_TOO_LARGE', /MAX_BODY_BYTES/],
+      ['an unknown route', () => post(`${svc.url}/predict`, f4), 404, 'NOT_FOUND', /POST \/raw/],
+      ['GET on /raw', async () => {
+        const r = await fetch(`${svc.url}/raw`);
+        return { status: r.status, json: await r.json() };
+      }, 405, 'METHOD_NOT_ALLOWED', /allowed: POST/],
+    ];
+    for (const [name, send, status, code, message] of cases) {
+      it(name, async () => {
+        const answer = await send();
+        expect(answer.status).to.equal(status);
+        expect(answer.json.error.code).to.equal(code);
+        expect(answer.json.error.message).to.match(message);
+        const next = await post(`${svc.url}/raw`, f4);
+        expect(next.status).to.equal(200);
+      });
+    }
+
+    it('a chunked body under the limit is served', async () => {
+      const answer = await postChunked(svc.url, [f4.subarray(0, 100), f4.subarray(100)]);
+      expect(answer.status).to.equal(200);
+      expect(answer.json.probability).to.be.closeTo(fixtureProbability(1600), 1e-6);
+    });
+  });
+
+  describe('auth', () => {
+    beforeEach(async () => {
+      svc = await startTestService({ AUTH_KEY: 's3cret-key' });
+    });
+
+    it('refuses /raw without a key, naming the header', async () => {
+      const answer = await post(`${svc.url}/raw`, f4);
+      expect(answer.status).to.equal(401);
+      expect(answer.json.error.message).to.match(/Authorization: Key <AUTH_KEY>/);
+    });
+
+    it('refuses a wrong key without echoing either key', async () => {
+      const answer = await post(`${svc.url}/raw`, f4, { authorization: 'Key s3cret-kex' });
+      expect(answer.status).to.equal(401);
+      expect(JSON.stringify(answer.json)).not.to.include('s3cret');
+    });
+
+    it('serves the right key, as Pipecat sends it', async () => {
+      const answer = await post(`${svc.url}/raw`, f4, { authorization: 'Key s3cret-key' });
+      expect(answer.status).to.equal(200);
+    });
+
+    it('never asks /health for a key', async () => {
+      const response = await fetch(`${svc.url}/health`);
+      expect(response.status).to.equal(200);
+      expect(await response.text()).to.equal('{"ok":true}');
+    });
+  });
+
+  describe('wire format', () => {
+    beforeEach(async () => {
+      svc = await startTestService({ THRESHOLD: '0.5' });
+    });
+
+    it('answers Pipecat’s fields, in seconds', async () => {
+      const t0 = performance.now();
+      const answer = await post(`${svc.url}/raw`, saveFloat32(tone(200_000)));
+      const elapsed = (performance.now() - t0) / 1000;
+      expect(answer.status).to.equal(200);
+      expect(answer.headers.get('content-type')).to.match(/^application\/json/);
+      expect(Object.keys(answer.json).sort()).to.deep.equal(['metrics', 'prediction', 'probability']);
+      expect(Object.keys(answer.json.metrics).sort()).to.deep.equal(['inference_time', 'total_time']);
+      expect(answer.json.probability).to.be.closeTo(fixtureProbability(200_000), 1e-6);
+      expect(answer.json.prediction).to.equal(1);
+      const { inference_time, total_time } = answer.json.metrics;
+      expect(inference_time).to.be.greaterThan(0);
+      expect(total_time).to.be.at.least(inference_time);
+      expect(total_time).to.be.at.most(elapsed);
+    });
+
+    it('predicts 0 at or below THRESHOLD', async () => {
+      const answer = await post(`${svc.url}/raw`, f4);
+      expect(answer.json.probability).to.be.closeTo(fixtureProbability(1600), 1e-6);
+      expect(answer.json.prediction).to.equal(0);
+    });
+
+    it('accepts application/x-npy and a charset parameter', async () => {
+      expect((await post(`${svc.url}/raw`, f4, { 'content-type': 'application/x-npy' })).status).to.equal(200);
+      expect((await post(`${svc.url}/raw`, f4, { 'content-type': 'application/octet-stream; charset=binary' })).status).to.equal(200);
+    });
+
+    it('keeps the last 16 s of a longer clip', async () => {
+      const answer = await post(`${svc.url}/raw`, saveFloat32(tone(300_000)));
+      expect(answer.json.probability).to.be.closeTo(fixtureProbability(256_000), 1e-6);
+    });
+
+    it('honours and echoes X-Request-Id', async () => {
+      const answer = await post(`${svc.url}/raw`, f4, { 'x-request-id': 'agent-42.turn-7' });
+      expect(answer.headers.get('x-request-id')).to.equal('agent-42.turn-7');
+      const fresh = await post(`${svc.url}/raw`, f4, { 'x-request-id': 'bad id with spaces' });
+      expect(fresh.headers.get('x-request-id')).to.match(/^[0-9a-f-]{36}$/);
+    });
+
+    it('serves 200 concurrent clips, each its own answer, in batches larger than one', async () => {
+      const lengths = Array.from({ length: 200 }, (_, i) => 8000 + 1000 * i);
+      const bodies = lengths.map((n, i) => saveFloat32Fast(tone(n, i)));
+      const answers = await Promise.all(bodies.map((body) => post(`${svc.url}/raw`, body)));
+      answers.forEach((answer, i) => {
+        expect(answer.status).to.equal(200);
+        expect(answer.json.probability, `clip ${i}`).to.be.closeTo(fixtureProbability(lengths[i]!), 1e-6);
+      });
+      const batches = await metric(svc.url, 'smart_turn_batch_size_count');
+      const clips = await metric(svc.url, 'smart_turn_batch_size_sum');
+      expect(clips).to.equal(200 + svc.backend.buckets.length * 0);
+      expect(batches).to.be.lessThan(200);
+    });
+  });
+
+  describe('buckets', () => {
+    it('runs a batch of 3 as the bucket of 4 when BATCH_BUCKETS=2,4,8', async () => {
+      svc = await startTestService({ BATCH_BUCKETS: '2,4,8', MICRO_BATCH_WINDOW_MS: '200' });
+      await Promise.all([4000, 5000, 6000].map((n) => post(`${svc.url}/raw`, saveFloat32Fast(tone(n)))));
+      const text = await (await fetch(`${svc.url}/metrics`)).text();
+      expect(text).to.match(/^smart_turn_batches_total\{bucket="4"\} 1$/m);
+      expect(text).not.to.match(/^smart_turn_batches_total\{bucket="(2|8)"\}/m);
+    });
+  });
+
+  describe('backend failure', () => {
+    it('answers that batch 500 JSON and keeps serving', async () => {
+      const backend = new GatedBackend(await OnnxBackend.open({ modelPath: FIXTURE_V2 }));
+      svc = await startTestService({}, backend);
+      backend.failNext(1);
+      const failed = await post(`${svc.url}/raw`, f4);
+      expect(failed.status).to.equal(500);
+      expect(failed.json.error.code).to.equal('BACKEND_FAILED');
+      expect(JSON.stringify(failed.json)).not.to.include('injected');
+      expect((await post(`${svc.url}/raw`, f4)).status).to.equal(200);
+    });
+  });
+
+  describe('clients', () => {
+    beforeEach(async () => {
+      svc = await startTestService({ AUTH_KEY: 'dev' });
+    });
+
+    it('answers curl', async () => {
+      // Asynchronously: the server runs in this process and must answer while curl waits.
+      const { stdout: out } = await run('curl', ['-sS', '-X', 'POST', '-H', 'Content-Type: application/octet-stream', '-H', 'Authorization: Key dev', '--data-binary', `@${fixture('npy/f4.npy')}`, `${svc.url}/raw`]);
+      expect(JSON.parse(out.toString()).probability).to.be.closeTo(fixtureProbability(1600), 1e-6);
+    });
+
+    it('answers an aiohttp client posting np.save bytes as Pipecat does', async () => {
+      const script = `
+import asyncio, io, json, sys
+import aiohttp, numpy as np
+async def main():
+    audio = (0.1 * np.sin(np.arange(16000 * 8) / 7)).astype(np.float32)
+    buf = io.BytesIO(); np.save(buf, audio)
+    async with aiohttp.ClientSession() as s:
+        async with s.post(sys.argv[1], data=buf.getvalue(),
+                          headers={"Content-Type": "application/octet-stream", "Authorization": "Key dev"}) as r:
+            print(json.dumps({"status": r.status, "body": await r.json()}))
+asyncio.run(main())`;
+      // Async spawn: the server runs in this process and must keep answering while Python waits.
+      const { spawn } = await import('node:child_process');
+      const child = spawn(PYTHON, ['-c', script, `${svc.url}/raw`]);
+      let out = '';
+      child.stdout.on('data', (d) => (out += d));
+      const code = await new Promise((resolve) => child.on('close', resolve));
+      expect(code).to.equal(0);
+      const { status, body } = JSON.parse(out);
+      expect(status).to.equal(200);
+      expect(body.probability).to.be.closeTo(fixtureProbability(128_000), 1e-6);
+      expect(body.prediction).to.equal(0);
+    });
+  });
+
+  describe('start-up', () => {
+    it('stops with a message naming a bad variable', () => {
+      const result = spawnSync(process.execPath, ['--import', 'tsx', 'ts/main.ts'], {
+        env: { ...process.env, MODEL_PATH: FIXTURE_V2, BATCH_BUCKETS: '16,x' },
+        encoding: 'utf8',
+      });
+      expect(result.status).to.equal(2);
+      expect(result.stderr).to.match(/BATCH_BUCKETS: expected a whole number, got "x"/);
+    });
+  });
+});
+
+/** np.save layout for float32 without spawning Python (the NumPy-made bytes are covered above). */
+function saveFloat32Fast(samples: Float32Array): Buffer {
+  const header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${samples.length},), }`;
+  const padded = header + ' '.repeat((64 - ((10 + header.length + 1) % 64)) % 64) + '\n';
+  const head = Buffer.alloc(10);
+  Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0]).copy(head);
+  head.writeUInt16LE(padded.length, 8);
+  return Buffer.concat([head, Buffer.from(padded, 'latin1'), Buffer.from(samples.buffer, samples.byteOffset, samples.byteLength)]);
+}
