@@ -11,6 +11,15 @@ Models (smart-turn v2's interface: inputs input_values float32 [B, 256000], atte
                 where valid_fraction = sum(attention_mask) / 256000. Cheap (one pass), and its answer
                 depends on both the values and the length, so tests can predict it exactly.
 
+  slow-v2.onnx  the same answer as mean-v2 for normalized audio (sigmoid(8 * (valid_fraction - 0.5)))
+                after a fixed amount of real work per clip: the clip as 500 x 512, multiplied SLOW_MATMULS
+                times by a 512 x 512 averaging matrix (an idempotent no-op on the result). A model with a
+                known compute cost, for overload and drain tests.
+
+smart-turn v3's interface (input input_features float32 [B, 80, 800]; output logits float32 [B, 1]
+holding a probability, the name upstream's export gives it in pipecat-ai/smart-turn smart_turn/train.py):
+  mean-v3.onnx  p = sigmoid(mean(input_features)) over the 80 x 800 features of each clip.
+
 .npy files: one short clip (1600 samples of a known ramp) in every dtype, format version and shape
 np.save can write for mono audio, plus a few that must be rejected.
 """
@@ -60,6 +69,66 @@ def mean_v2_model() -> bytes:
     return model.SerializeToString()
 
 
+SLOW_MATMULS = 16
+
+
+def slow_v2_model() -> bytes:
+    B = "batch"
+    x = helper.make_tensor_value_info("input_values", TensorProto.FLOAT, [B, WINDOW])
+    mask = helper.make_tensor_value_info("attention_mask", TensorProto.INT64, [B, WINDOW])
+    out = helper.make_tensor_value_info("logits", TensorProto.FLOAT, [B, 1])
+    consts = [
+        helper.make_tensor("axes", TensorProto.INT64, [1], [1]),
+        helper.make_tensor("chunks", TensorProto.INT64, [3], [0, 500, 512]),
+        helper.make_tensor("flat", TensorProto.INT64, [2], [0, WINDOW]),
+        helper.make_tensor("square", TensorProto.INT64, [2], [512, 512]),
+        helper.make_tensor("window", TensorProto.FLOAT, [], [float(WINDOW)]),
+        helper.make_tensor("eight", TensorProto.FLOAT, [], [8.0]),
+        helper.make_tensor("half", TensorProto.FLOAT, [], [0.5]),
+    ]
+    nodes = [
+        # Built in the graph rather than stored, so the file stays small.
+        helper.make_node("ConstantOfShape", ["square"], ["average"], value=helper.make_tensor("v", TensorProto.FLOAT, [1], [1.0 / 512])),
+        helper.make_node("Reshape", ["input_values", "chunks"], ["work0"]),
+    ]
+    for i in range(SLOW_MATMULS):
+        nodes.append(helper.make_node("MatMul", [f"work{i}", "average"], [f"work{i + 1}"]))
+    nodes += [
+        helper.make_node("Reshape", [f"work{SLOW_MATMULS}", "flat"], ["worked"]),
+        helper.make_node("ReduceSum", ["worked", "axes"], ["total"], keepdims=1),
+        helper.make_node("Div", ["total", "window"], ["mean"]),
+        helper.make_node("Cast", ["attention_mask"], ["maskf"], to=TensorProto.FLOAT),
+        helper.make_node("ReduceSum", ["maskf", "axes"], ["count"], keepdims=1),
+        helper.make_node("Div", ["count", "window"], ["fraction"]),
+        helper.make_node("Sub", ["fraction", "half"], ["centred"]),
+        helper.make_node("Mul", ["centred", "eight"], ["length_term"]),
+        helper.make_node("Add", ["mean", "length_term"], ["z"]),
+        helper.make_node("Sigmoid", ["z"], ["logits"]),
+    ]
+    graph = helper.make_graph(nodes, "slow_v2", [x, mask], [out], initializer=consts)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="smart-turn-serving fixtures")
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
+
+
+def mean_v3_model() -> bytes:
+    B = "batch"
+    x = helper.make_tensor_value_info("input_features", TensorProto.FLOAT, [B, 80, 800])
+    out = helper.make_tensor_value_info("logits", TensorProto.FLOAT, [B, 1])
+    nodes = [
+        # Opset 17 ReduceMean takes axes as an attribute (an input from opset 18).
+        helper.make_node("ReduceMean", ["input_features"], ["per_mel"], axes=[2], keepdims=0),
+        helper.make_node("ReduceMean", ["per_mel"], ["mean"], axes=[1], keepdims=1),
+        helper.make_node("Sigmoid", ["mean"], ["logits"]),
+    ]
+    graph = helper.make_graph(nodes, "mean_v3", [x], [out])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="smart-turn-serving fixtures")
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
+
+
 def npy_bytes(array: np.ndarray, version=None) -> bytes:
     buf = io.BytesIO()
     if version is None:
@@ -94,7 +163,11 @@ def npy_fixtures() -> dict:
 
 
 def all_fixtures() -> dict:
-    files = {os.path.join("models", "mean-v2.onnx"): mean_v2_model()}
+    files = {
+        os.path.join("models", "mean-v2.onnx"): mean_v2_model(),
+        os.path.join("models", "slow-v2.onnx"): slow_v2_model(),
+        os.path.join("models", "mean-v3.onnx"): mean_v3_model(),
+    }
     files.update(npy_fixtures())
     return files
 

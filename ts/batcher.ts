@@ -59,9 +59,18 @@ export class Batcher {
   constructor(backend: Backend, options: BatcherOptions, events: BatcherEvents = {}) {
     if (backend.buckets.length === 0) throw new Error('backend has no batch buckets');
     this.#backend = backend;
-    this.#options = options;
+    this.#options = { ...options };
     this.#events = events;
     this.#maxBucket = backend.buckets[backend.buckets.length - 1]!;
+  }
+
+  get maxQueue(): number {
+    return this.#options.maxQueue;
+  }
+
+  /** Sets the queue limit, e.g. once warm-up has measured what the backend can do. */
+  set maxQueue(limit: number) {
+    this.#options.maxQueue = Math.max(1, Math.floor(limit));
   }
 
   get queueDepth(): number {

@@ -2,6 +2,7 @@
 import { loadConfig, redactedConfig, type Config } from './config.js';
 import { ConfigError } from './errors.js';
 import { createLogger } from './log.js';
+import { HubError } from './model/hub.js';
 import { startService } from './service.js';
 
 let config: Config;
@@ -46,6 +47,7 @@ try {
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
 } catch (error) {
-  log.fatal({ err: error }, `start-up failed: ${error instanceof Error ? error.message : String(error)}`);
+  const hint = error instanceof HubError ? ' (to start without the Hub, set MODEL_PATH to a local ONNX file)' : '';
+  log.fatal({ err: error }, `start-up failed: ${error instanceof Error ? error.message : String(error)}${hint}`);
   process.exit(1);
 }

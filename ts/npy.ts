@@ -78,10 +78,14 @@ export function decodeNpy(body: Buffer): NpyAudio {
     const view = new DataView(body.buffer, absolute, expected);
     for (let i = 0; i < length; i++) samples[i] = info.read(view, i * info.bytes);
   }
-  for (let i = 0; i < length; i++) {
-    if (!Number.isFinite(samples[i]!)) {
-      throw bad(`sample ${i} is ${samples[i]}: audio must be finite (no NaN or Inf)`);
-    }
+  // A float64 sum of float32 values cannot overflow (|x| < 3.5e38, n < 2^32), so it is finite exactly
+  // when every sample is: one add per sample instead of a test and a branch. Found, the culprit is
+  // looked up for the message.
+  let sum = 0;
+  for (let i = 0; i < length; i++) sum += samples[i]!;
+  if (!Number.isFinite(sum)) {
+    const i = samples.findIndex((x) => !Number.isFinite(x));
+    throw bad(`sample ${i} is ${samples[i]}: audio must be finite (no NaN or Inf)`);
   }
   return { samples, dtype, zeroCopy };
 }

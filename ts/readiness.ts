@@ -11,9 +11,18 @@ export class Readiness {
   #warm = false;
   #draining = false;
   #failures = 0;
+  #probing = false;
 
-  /** Consecutive failed batches after which the replica reports itself not ready. */
-  constructor(private readonly maxConsecutiveFailures = 3) {}
+  /**
+   * @param maxConsecutiveFailures failed batches in a row after which the replica is not ready.
+   * @param probe runs one small batch through the batcher. A replica that is not ready gets no traffic,
+   *   so nothing else would ever show that the backend has recovered: each readiness check while
+   *   failing starts a probe (one at a time), whose outcome reaches `events` like any batch's.
+   */
+  constructor(
+    private readonly maxConsecutiveFailures = 3,
+    private readonly probe: () => Promise<unknown> = () => Promise.resolve(),
+  ) {}
 
   markWarm(): void {
     this.#warm = true;
@@ -29,11 +38,18 @@ export class Readiness {
     },
   };
 
-  get state(): ReadyState {
+  /** The state now; starts a recovery probe when failing. */
+  check(): ReadyState {
     if (this.#draining) return { ready: false, reason: 'shutting down' };
     if (!this.#warm) return { ready: false, reason: 'warming up' };
     if (this.#failures >= this.maxConsecutiveFailures) {
-      return { ready: false, reason: `the last ${this.#failures} batches failed in the backend` };
+      if (!this.#probing) {
+        this.#probing = true;
+        this.probe()
+          .catch(() => undefined)
+          .finally(() => (this.#probing = false));
+      }
+      return { ready: false, reason: `the last ${this.#failures} batches failed in the backend; probing it` };
     }
     return { ready: true, reason: 'ok' };
   }

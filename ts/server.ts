@@ -57,7 +57,7 @@ export function createApp(deps: ServerDeps): Koa {
     ctx.body = { ok: true };
   });
   router.get('/ready', (ctx) => {
-    const state = deps.readiness.state;
+    const state = deps.readiness.check();
     ctx.status = state.ready ? 200 : 503;
     ctx.body = state;
   });

@@ -1,5 +1,6 @@
 // The composition root: backend → batcher → HTTP server, with metrics, readiness and an orderly stop.
 // `main.ts` runs it from the environment; tests run it in-process on port 0.
+import { SAMPLE_RATE } from './audio.js';
 import type { Backend } from './backends/backend.js';
 import { openBackend } from './backends/select.js';
 import { warmUp } from './backends/warmup.js';
@@ -29,17 +30,18 @@ export async function startService(config: Config, log: Logger, options: Service
   const backend = options.backend ?? (await openBackend(config, log));
   log.info({ backend: backend.info.name, model: backend.info.model, family: backend.family.id, buckets: backend.buckets, reason: backend.info.reason }, 'backend chosen');
 
-  const readiness = new Readiness();
   let batcher: Batcher | undefined;
+  const probeClip = backend.family.prepare(new Float32Array(SAMPLE_RATE));
+  const readiness = new Readiness(3, () => batcher!.submit(probeClip));
   const metrics = new Metrics(backend.info, backend.family.id, {
     queueDepth: () => batcher?.queueDepth ?? 0,
     inFlight: () => batcher?.inFlight ?? 0,
   });
   const maxBucket = backend.buckets[backend.buckets.length - 1]!;
-  const maxQueue = config.maxQueue ?? defaultMaxQueue(maxBucket, backend.maxInFlight);
+  // Until warm-up has measured the backend, admit one full round of batches.
   batcher = new Batcher(
     backend,
-    { windowMs: config.microBatchWindowMs, maxQueue, timeoutMs: config.requestTimeoutMs },
+    { windowMs: config.microBatchWindowMs, maxQueue: config.maxQueue ?? maxBucket * backend.maxInFlight, timeoutMs: config.requestTimeoutMs },
     combineEvents(metrics.batcherEvents, readiness.events, {
       batch: ({ size, bucket, ok, error }) => {
         if (!ok) log.error({ err: error, size, bucket }, 'backend failed a batch');
@@ -50,11 +52,16 @@ export async function startService(config: Config, log: Logger, options: Service
   let listening: Listening | undefined;
   try {
     listening = await listen(app, config);
-    log.info({ port: listening.port, maxQueue }, 'listening; warming up');
+    log.info({ port: listening.port }, 'listening; warming up');
     const t0 = performance.now();
-    await warmUp(backend);
+    const times = await warmUp(backend);
+    const clipsPerSecond = (maxBucket / times.get(maxBucket)!) * backend.maxInFlight;
+    if (config.maxQueue === undefined) batcher.maxQueue = defaultMaxQueue(config.maxQueueDelayMs, clipsPerSecond, maxBucket * backend.maxInFlight);
     readiness.markWarm();
-    log.info({ seconds: (performance.now() - t0) / 1000 }, 'warm-up done; ready');
+    log.info(
+      { seconds: (performance.now() - t0) / 1000, batchSeconds: Object.fromEntries(times), clipsPerSecond, maxQueue: batcher.maxQueue },
+      config.maxQueue === undefined ? 'warm-up done; ready (queue limit: what the backend finishes in MAX_QUEUE_DELAY_MS)' : 'warm-up done; ready',
+    );
   } catch (error) {
     await listening?.close();
     await backend.close();
@@ -82,9 +89,10 @@ export async function startService(config: Config, log: Logger, options: Service
 }
 
 /**
- * Enough queued work for a few full batches per runner: more would only wait past a client's
- * 3-second patience; less would refuse bursts the backend could absorb.
+ * A queue as long as the backend can work off in `delayMs`, and never shorter than one full round of
+ * batches. A count fixed from the buckets alone would be seconds of waiting on a slow CPU model and
+ * needless refusals on a GPU; bounding the wait keeps accepted requests fast and sheds the rest at once.
  */
-export function defaultMaxQueue(maxBucket: number, maxInFlight: number): number {
-  return 4 * maxBucket * maxInFlight;
+export function defaultMaxQueue(delayMs: number, clipsPerSecond: number, fullRound: number): number {
+  return Math.max(fullRound, Math.floor((clipsPerSecond * delayMs) / 1000));
 }

@@ -56,7 +56,10 @@ export function elementsPerClip(spec: TensorSpec): number {
   return spec.shape.reduce((a, b) => a * b, 1);
 }
 
-export function allocateInput(spec: TensorSpec, clips: number): InputArray {
+/** Zeroed input memory for `clips` rows; `shared` puts it in a SharedArrayBuffer another thread can read. */
+export function allocateInput(spec: TensorSpec, clips: number, shared = false): InputArray {
   const n = clips * elementsPerClip(spec);
-  return spec.type === 'float32' ? new Float32Array(n) : new BigInt64Array(n);
+  const bytes = n * (spec.type === 'float32' ? 4 : 8);
+  const memory = shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes);
+  return spec.type === 'float32' ? new Float32Array(memory) : new BigInt64Array(memory);
 }

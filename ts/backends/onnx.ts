@@ -1,8 +1,12 @@
 // ONNX Runtime on the CPU: the embedded default, and the reference TensorRT plans are checked against.
-import * as ort from 'onnxruntime-node';
+// The session lives on its own thread (see onnx-worker.ts); a batch's memory travels there and back
+// by transfer, so the clips written into it on this thread are read there in place.
+import type { Worker } from 'node:worker_threads';
 import type { ModelFamily } from '../model/family.js';
+import { startWorker } from '../threads.js';
 import { familyForInputs } from '../model/family.js';
 import { allocateInput, elementsPerClip, type Backend, type BackendInfo, type Batch } from './backend.js';
+import type { FromWorker, ToWorker, WireInput, WorkerInit } from './onnx-protocol.js';
 
 /**
  * CPU throughput does not rise with batch size (the intra-op pool is already busy at batch 1), so
@@ -19,42 +23,80 @@ export interface OnnxOptions {
   reason?: string;
 }
 
+interface Job {
+  resolve(probabilities: Float32Array): void;
+  reject(error: Error): void;
+}
+
 export class OnnxBackend implements Backend {
   readonly info: BackendInfo;
   // One batch at a time: two concurrent runs would only split the same cores.
   readonly maxInFlight = 1;
-  readonly #session: ort.InferenceSession;
-  readonly #output: string;
+  readonly #worker: Worker;
   readonly #free = new Map<number, Batch[]>();
+  readonly #jobs = new Map<number, Job>();
+  #nextJob = 0;
+  #dead: Error | undefined;
 
   private constructor(
-    session: ort.InferenceSession,
+    worker: Worker,
     readonly family: ModelFamily,
     readonly buckets: readonly number[],
     info: BackendInfo,
   ) {
-    this.#session = session;
-    this.#output = session.outputNames[0]!;
+    this.#worker = worker;
     this.info = info;
+    worker.on('message', (message: FromWorker) => {
+      if (message.type !== 'result' && message.type !== 'error') return;
+      this.#returned(message.inputs);
+      const job = this.#jobs.get(message.job);
+      this.#jobs.delete(message.job);
+      if (message.type === 'result') job?.resolve(message.probabilities);
+      else job?.reject(new Error(`ONNX Runtime: ${message.message}`));
+    });
+    const die = (error: Error): void => {
+      this.#dead ??= error;
+      for (const job of this.#jobs.values()) job.reject(this.#dead);
+      this.#jobs.clear();
+    };
+    worker.on('error', (error) => die(new Error(`ONNX Runtime thread crashed: ${error.message}`)));
+    worker.on('exit', (code) => die(new Error(`ONNX Runtime thread exited (code ${code})`)));
   }
 
   static async open(options: OnnxOptions): Promise<OnnxBackend> {
-    const session = await ort.InferenceSession.create(options.modelPath, {
-      graphOptimizationLevel: 'all',
-      executionMode: 'sequential',
-      intraOpNumThreads: options.intraOpThreads ?? 0,
-      interOpNumThreads: options.interOpThreads ?? 0,
+    const init: WorkerInit = {
+      modelPath: options.modelPath,
+      intraOpThreads: options.intraOpThreads ?? 0,
+      interOpThreads: options.interOpThreads ?? 0,
+    };
+    const worker = startWorker('onnx-worker', import.meta.url, { workerData: init });
+    // Only our own listeners may be removed: Worker keeps internal ones for its message port.
+    let listeners: Array<[string, (...args: any[]) => void]> = [];
+    const ready = await new Promise<FromWorker>((resolve, reject) => {
+      listeners = [
+        ['message', resolve],
+        ['error', reject],
+        ['exit', (code: number) => reject(new Error(`ONNX Runtime thread exited (code ${code}) while loading`))],
+      ];
+      for (const [event, listener] of listeners) worker.once(event, listener);
+    }).catch(async (error: unknown) => {
+      await worker.terminate();
+      throw error;
     });
-    const family = familyForInputs(session.inputNames);
+    for (const [event, listener] of listeners) worker.off(event, listener);
+    if (ready.type !== 'ready') {
+      await worker.terminate();
+      throw new Error(`${options.modelPath}: ${ready.type === 'failed' ? ready.message : 'unexpected message from the ONNX Runtime thread'}`);
+    }
+    const family = familyForInputs(ready.inputNames);
     if (!family) {
-      await session.release();
+      await worker.terminate();
       throw new Error(
-        `${options.modelPath}: inputs (${session.inputNames.join(', ')}) match no known Smart Turn model ` +
+        `${options.modelPath}: inputs (${ready.inputNames.join(', ')}) match no known Smart Turn model ` +
           '(v2: input_values + attention_mask; v3: input_features)',
       );
     }
-    const buckets = options.buckets ?? CPU_BUCKETS;
-    return new OnnxBackend(session, family, buckets, {
+    return new OnnxBackend(worker, family, options.buckets ?? CPU_BUCKETS, {
       name: 'onnx',
       model: `${options.modelPath} (${family.id})`,
       reason: options.reason ?? 'BACKEND=onnx',
@@ -62,32 +104,11 @@ export class OnnxBackend implements Backend {
   }
 
   lease(size: number): Batch {
-    const pool = this.#free.get(size);
-    const reused = pool?.pop();
+    const reused = this.#free.get(size)?.pop();
     if (reused) return reused;
     const inputs: Record<string, Float32Array | BigInt64Array> = {};
     for (const spec of this.family.inputs) inputs[spec.name] = allocateInput(spec, size);
     return { size, inputs };
-  }
-
-  async infer(batch: Batch, count: number): Promise<Float32Array> {
-    try {
-      // The batch dimension is dynamic, so only the filled rows are computed: on a CPU, padding rows
-      // would cost as much as real ones.
-      const feeds: Record<string, ort.Tensor> = {};
-      for (const spec of this.family.inputs) {
-        const data = batch.inputs[spec.name]!.subarray(0, count * elementsPerClip(spec));
-        feeds[spec.name] = new ort.Tensor(spec.type, data, [count, ...spec.shape]);
-      }
-      const result = await this.#session.run(feeds, [this.#output]);
-      const out = result[this.#output]!;
-      if (out.type !== 'float32' || out.size !== count) {
-        throw new Error(`model output ${this.#output} is ${out.type}[${out.dims.join(', ')}], expected float32[${count}, 1]`);
-      }
-      return out.data as Float32Array;
-    } finally {
-      this.release(batch);
-    }
   }
 
   release(batch: Batch): void {
@@ -96,8 +117,39 @@ export class OnnxBackend implements Backend {
     this.#free.set(batch.size, pool);
   }
 
+  infer(batch: Batch, count: number): Promise<Float32Array> {
+    if (this.#dead) {
+      this.release(batch);
+      return Promise.reject(this.#dead);
+    }
+    // The batch dimension is dynamic, so only the filled rows are computed: on a CPU, padding rows
+    // would cost as much as real ones. The memory comes back with the answer (see #returned).
+    const inputs: WireInput[] = this.family.inputs.map((spec) => ({
+      name: spec.name,
+      type: spec.type,
+      buffer: batch.inputs[spec.name]!.buffer as ArrayBuffer,
+      dims: [count, ...spec.shape],
+    }));
+    const job = this.#nextJob++;
+    const done = new Promise<Float32Array>((resolve, reject) => this.#jobs.set(job, { resolve, reject }));
+    this.#worker.postMessage({ type: 'run', job, inputs } satisfies ToWorker, inputs.map((i) => i.buffer));
+    return done;
+  }
+
+  /** A batch's memory, back from the session thread: ready to lease again. */
+  #returned(wire: WireInput[]): void {
+    const inputs: Record<string, Float32Array | BigInt64Array> = {};
+    for (const i of wire) inputs[i.name] = i.type === 'float32' ? new Float32Array(i.buffer) : new BigInt64Array(i.buffer);
+    const size = wire[0]!.buffer.byteLength / (elementsPerClip(this.family.inputs[0]!) * (wire[0]!.type === 'float32' ? 4 : 8));
+    this.release({ size, inputs });
+  }
+
   async close(): Promise<void> {
     this.#free.clear();
-    await this.#session.release();
+    if (this.#dead) return;
+    this.#dead = new Error('ONNX Runtime backend closed');
+    const exited = new Promise((resolve) => this.#worker.once('exit', resolve));
+    this.#worker.postMessage({ type: 'close' } satisfies ToWorker);
+    await exited;
   }
 }

@@ -2,6 +2,7 @@
 // The backend runs whatever ONNX/engine it is given; the family is chosen by that model's inputs.
 import type { Batch, TensorSpec } from '../backends/backend.js';
 import { smartTurnV2 } from './v2.js';
+import { smartTurnV3 } from './v3.js';
 
 /** A request's audio, validated and reduced to what the model needs; written into a batch later. */
 export interface Clip {
@@ -21,7 +22,7 @@ export interface ModelFamily {
   clear(batch: Batch, slot: number): void;
 }
 
-export const FAMILIES: readonly ModelFamily[] = [smartTurnV2];
+export const FAMILIES: readonly ModelFamily[] = [smartTurnV2, smartTurnV3];
 
 /** The family whose input names a model declares; undefined if none matches. */
 export function familyForInputs(names: readonly string[]): ModelFamily | undefined {

@@ -19,6 +19,22 @@ function rows(batch: Batch): { values: Float32Array; mask: BigInt64Array } {
   };
 }
 
+// Valid length last written to each row of a batch, by mask array; -1: not known (new, or cleared).
+// The mask row is 2 MB of int64 and padding up to 1 MB of zeros: a reused batch row only needs the
+// span between its previous and its new length rewritten, which for full 16 s clips is nothing.
+// Sound because only this family writes these buffers (backends only read them) and a new buffer
+// starts as unknown.
+const written = new WeakMap<BigInt64Array, Int32Array>();
+
+function lengths(mask: BigInt64Array): Int32Array {
+  let known = written.get(mask);
+  if (!known) {
+    known = new Int32Array(mask.length / WINDOW).fill(-1);
+    written.set(mask, known);
+  }
+  return known;
+}
+
 export const smartTurnV2: ModelFamily = {
   id: 'smart-turn-v2',
   windowSamples: WINDOW,
@@ -34,12 +50,22 @@ export const smartTurnV2: ModelFamily = {
       usedSamples: window.length,
       write(batch: Batch, slot: number): void {
         const { values, mask } = rows(batch);
+        const known = lengths(mask);
+        const before = known[slot]!;
         const start = slot * WINDOW;
         const end = start + window.length;
         writeNormalized(window, values, start, m);
-        values.fill(0, end, start + WINDOW);
-        mask.fill(1n, start, end);
-        mask.fill(0n, end, start + WINDOW);
+        if (before < 0) {
+          values.fill(0, end, start + WINDOW);
+          mask.fill(1n, start, end);
+          mask.fill(0n, end, start + WINDOW);
+        } else if (window.length >= before) {
+          mask.fill(1n, start + before, end); // padding past `end` is still zeros from before
+        } else {
+          values.fill(0, end, start + before);
+          mask.fill(0n, end, start + before);
+        }
+        known[slot] = window.length;
       },
     };
   },
@@ -50,5 +76,6 @@ export const smartTurnV2: ModelFamily = {
     values.fill(0, start, start + WINDOW);
     // An all-zero mask would make attention pooling divide by nothing; a padding row attends to silence.
     mask.fill(1n, start, start + WINDOW);
+    lengths(mask)[slot] = -1;
   },
 };

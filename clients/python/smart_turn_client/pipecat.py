@@ -1,0 +1,146 @@
+"""A drop-in replacement for Pipecat's HttpSmartTurnAnalyzer that actually sends its request.
+
+Why: BaseSmartTurn.analyze_end_of_turn runs ``_process_speech_segment`` in a worker thread
+(``loop.run_in_executor``), and that calls ``_predict_endpoint`` there. Pipecat's HTTP analyzer then
+calls ``asyncio.get_running_loop()`` inside that thread, which raises RuntimeError (a worker thread
+has no running loop); its ``except Exception`` turns that into ``prediction: 0``, so every turn reads
+"incomplete" and no request is ever sent. See README.md for the upstream lines.
+
+The fix: remember the loop in ``analyze_end_of_turn`` (which runs on it) and, from the worker thread,
+submit the request coroutine to that loop with ``asyncio.run_coroutine_threadsafe``.
+
+This module imports without Pipecat. ``SmartTurnHttpAnalyzer`` is built on first access and needs
+``pipecat-ai`` then; ``LoopBridge`` holds the behaviour and works over any BaseSmartTurn-like base.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+from typing import Any, Mapping, Optional
+
+import numpy as np
+
+from .client import SmartTurnError, SmartTurnTimeout, predict
+
+log = logging.getLogger(__name__)
+
+INCOMPLETE = {"prediction": 0, "probability": 0.0, "metrics": {"inference_time": 0.0, "total_time": 0.0}}
+
+
+class LoopBridge:
+    """Mixin over a BaseSmartTurn-like base: ``analyze_end_of_turn`` runs on the event loop and hands
+    ``_predict_endpoint`` to a worker thread; ``self._params.stop_secs`` is the request's budget.
+
+    Outcomes, as the base expects them from ``_predict_endpoint``: the server's answer; on a timeout,
+    ``timeout_exception`` is raised (Pipecat's SmartTurnTimeoutException, which the base reads as
+    "stop_secs of silence passed: turn complete"); on any other failure, a logged "incomplete".
+    """
+
+    #: Raised from _predict_endpoint on a timeout; the Pipecat class sets SmartTurnTimeoutException.
+    timeout_exception: type[Exception] = SmartTurnTimeout
+
+    def __init__(
+        self,
+        *,
+        url: str,
+        aiohttp_session: Any = None,
+        headers: Optional[Mapping[str, str]] = None,
+        auth_key: Optional[str] = None,
+        **kwargs: Any,
+    ):
+        super().__init__(**kwargs)
+        self._url = url
+        self._headers = dict(headers or {})
+        self._auth_key = auth_key
+        self._aiohttp_session = aiohttp_session
+        self._own_session: Any = None
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+
+    async def analyze_end_of_turn(self):
+        # The one place that runs on the loop before the worker thread starts.
+        self._loop = asyncio.get_running_loop()
+        return await super().analyze_end_of_turn()
+
+    def _predict_endpoint(self, audio_array: np.ndarray) -> dict[str, Any]:
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            log.error("smart turn: no event loop recorded; call analyze_end_of_turn from a running loop")
+            return dict(INCOMPLETE)
+        if _on_loop_thread(loop):
+            # Blocking on the loop's own thread would deadlock it.
+            raise RuntimeError("_predict_endpoint must run off the event loop thread (BaseSmartTurn runs it in its executor)")
+        stop_secs = float(self._params.stop_secs)
+        future = asyncio.run_coroutine_threadsafe(self._request(audio_array, stop_secs), loop)
+        try:
+            # The request bounds itself by stop_secs; the extra second only guards a stalled loop.
+            return future.result(timeout=stop_secs + 1.0)
+        except (SmartTurnTimeout, concurrent.futures.TimeoutError) as error:
+            future.cancel()
+            raise self.timeout_exception(f"smart turn: no answer within {stop_secs} s") from error
+        except SmartTurnError as error:
+            log.error("smart turn: request failed: %s", error)
+            return dict(INCOMPLETE)
+        except Exception:
+            # As upstream: a voice pipeline should go on with "incomplete" rather than stop on a bug.
+            log.exception("smart turn: unexpected error")
+            return dict(INCOMPLETE)
+
+    async def _request(self, audio: np.ndarray, stop_secs: float) -> dict[str, Any]:
+        session = self._aiohttp_session
+        if session is None:
+            # Created on the loop, on first use, and reused: one connection pool per analyzer.
+            import aiohttp
+
+            if self._own_session is None or self._own_session.closed:
+                self._own_session = aiohttp.ClientSession()
+            session = self._own_session
+        return await predict(audio, self._url, session=session, auth_key=self._auth_key, headers=self._headers, timeout=stop_secs)
+
+    async def cleanup(self):
+        parent = getattr(super(), "cleanup", None)
+        try:
+            if parent is not None:
+                await parent()
+        finally:
+            if self._own_session is not None:
+                await self._own_session.close()
+                self._own_session = None
+
+
+def _on_loop_thread(loop: asyncio.AbstractEventLoop) -> bool:
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
+
+
+def _build_analyzer() -> type:
+    try:
+        from pipecat.audio.turn.smart_turn.base_smart_turn import BaseSmartTurn, SmartTurnTimeoutException
+    except ImportError as error:
+        raise ImportError(
+            "SmartTurnHttpAnalyzer needs Pipecat: pip install pipecat-ai (smart_turn_client.predict works without it)"
+        ) from error
+
+    class SmartTurnHttpAnalyzer(LoopBridge, BaseSmartTurn):
+        """Pipecat turn analyzer posting to a Smart Turn server. Takes HttpSmartTurnAnalyzer's
+        arguments (``url``, ``aiohttp_session``, ``headers``, ``params``, ``sample_rate``); the
+        session is optional, and ``auth_key`` may replace an Authorization header."""
+
+        timeout_exception = SmartTurnTimeoutException
+
+    return SmartTurnHttpAnalyzer
+
+
+_built: dict[str, type] = {}
+
+
+def __getattr__(name: str) -> Any:
+    # PEP 562: the Pipecat class is made on first use, so importing this module never needs Pipecat.
+    if name == "SmartTurnHttpAnalyzer":
+        if name not in _built:
+            _built[name] = _build_analyzer()
+        return _built[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

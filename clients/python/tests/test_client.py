@@ -1,0 +1,196 @@
+"""Tests of smart_turn_client against a real server. Run by test/python-client.test.ts, which starts
+the server (fixture model mean-v2.onnx, AUTH_KEY=dev) and passes its URLs:
+  SMART_TURN_TEST_URL     the server's /raw
+  SMART_TURN_TEST_DEAD    a /raw URL where nothing listens
+  SMART_TURN_TEST_SILENT  a /raw URL that accepts connections and never answers
+Standalone: /usr/bin/python3 -m unittest discover -s clients/python/tests (with those set).
+"""
+
+import asyncio
+import math
+import os
+import sys
+import threading
+import time
+import unittest
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+
+from smart_turn_client import (  # noqa: E402
+    SmartTurnHTTPError,
+    SmartTurnTimeout,
+    SmartTurnUnreachable,
+    encode,
+    predict,
+)
+from smart_turn_client import pipecat as bridge  # noqa: E402
+
+URL = os.environ["SMART_TURN_TEST_URL"]
+DEAD = os.environ["SMART_TURN_TEST_DEAD"]
+SILENT = os.environ["SMART_TURN_TEST_SILENT"]
+KEY = "dev"
+
+
+def tone(n: int) -> np.ndarray:
+    return (0.3 * np.sin(0.05 * np.arange(n))).astype(np.float32)
+
+
+def fixture_probability(n: int) -> float:
+    """mean-v2.onnx: sigmoid(mean of normalized audio (0) + 8 * (valid fraction - 0.5))."""
+    return 1 / (1 + math.exp(-8 * (min(n, 256000) / 256000 - 0.5)))
+
+
+class PredictTest(unittest.TestCase):
+    def test_refuses_stereo_audio_before_sending(self):
+        with self.assertRaisesRegex(ValueError, "mono"):
+            encode(np.zeros((2, 100), np.float32))
+
+    def test_wrong_key_is_an_http_error_with_the_servers_message(self):
+        with self.assertRaises(SmartTurnHTTPError) as caught:
+            asyncio.run(predict(tone(16000), URL, auth_key="wrong"))
+        self.assertEqual(caught.exception.status, 401)
+        self.assertEqual(caught.exception.code, "UNAUTHORIZED")
+        self.assertIn("AUTH_KEY", caught.exception.message)
+
+    def test_unreachable_host(self):
+        with self.assertRaises(SmartTurnUnreachable):
+            asyncio.run(predict(tone(16000), DEAD, auth_key=KEY))
+
+    def test_total_timeout_bounds_a_silent_server(self):
+        t0 = time.monotonic()
+        with self.assertRaises(SmartTurnTimeout):
+            asyncio.run(predict(tone(16000), SILENT, auth_key=KEY, timeout=0.5))
+        self.assertLess(time.monotonic() - t0, 3)
+
+    def test_answers_as_pipecat_reads_them(self):
+        answer = asyncio.run(predict(tone(200000), URL, auth_key=KEY))
+        self.assertEqual(sorted(answer), ["metrics", "prediction", "probability"])
+        self.assertAlmostEqual(answer["probability"], fixture_probability(200000), places=5)
+        self.assertEqual(answer["prediction"], 1)
+        self.assertGreater(answer["metrics"]["inference_time"], 0)
+
+    def test_int16_scaled_audio_as_pipecat_buffers_it(self):
+        pcm = (tone(48000) * 32767).astype(np.int16)
+        answer = asyncio.run(predict(pcm.astype(np.float32) / 32768.0, URL, headers={"Authorization": f"Key {KEY}"}))
+        self.assertAlmostEqual(answer["probability"], fixture_probability(48000), places=5)
+        self.assertEqual(answer["prediction"], 0)
+
+
+class TimeoutTurnsComplete(Exception):
+    """Stands in for Pipecat's SmartTurnTimeoutException."""
+
+
+class StandInBaseSmartTurn:
+    """The parts of Pipecat's BaseSmartTurn the bridge relies on (base_smart_turn.py at
+    pipecat-ai/pipecat acead05): a params object with stop_secs, and analyze_end_of_turn running
+    _predict_endpoint on a one-thread executor via loop.run_in_executor."""
+
+    class Params:
+        stop_secs = 3.0
+
+    def __init__(self, **kwargs):
+        self._params = self.Params()
+        self._executor = ThreadPoolExecutor(max_workers=1)
+        self.threads = []
+
+    async def analyze_end_of_turn(self):
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._process_speech_segment, tone(256000))
+
+    def _process_speech_segment(self, audio):
+        self.threads.append(threading.current_thread())
+        try:
+            result = self._predict_endpoint(audio)
+            return ("COMPLETE" if result["prediction"] == 1 else "INCOMPLETE"), result
+        except TimeoutTurnsComplete:
+            return "COMPLETE", None
+
+    async def cleanup(self):
+        self._executor.shutdown(wait=False)
+
+
+class Analyzer(bridge.LoopBridge, StandInBaseSmartTurn):
+    timeout_exception = TimeoutTurnsComplete
+
+
+class UpstreamBugTest(unittest.TestCase):
+    def test_get_running_loop_raises_in_the_executor_thread(self):
+        """What Pipecat's HttpSmartTurnAnalyzer._predict_endpoint does, and why it never sends."""
+
+        async def main():
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(None, asyncio.get_running_loop)
+
+        with self.assertRaisesRegex(RuntimeError, "no running event loop"):
+            asyncio.run(main())
+
+
+class LoopBridgeTest(unittest.TestCase):
+    def run_analyzer(self, analyzer):
+        async def main():
+            try:
+                return await analyzer.analyze_end_of_turn()
+            finally:
+                await analyzer.cleanup()
+
+        return asyncio.run(main())
+
+    def test_module_imports_without_pipecat_and_says_what_is_missing(self):
+        try:
+            import pipecat  # noqa: F401
+        except ImportError:
+            with self.assertRaisesRegex(ImportError, "pip install pipecat-ai"):
+                bridge.SmartTurnHttpAnalyzer
+        else:
+            self.skipTest("pipecat is installed here")
+
+    def test_sends_from_the_worker_thread_through_the_loop(self):
+        analyzer = Analyzer(url=URL, auth_key=KEY)
+        state, result = self.run_analyzer(analyzer)
+        self.assertIsNot(analyzer.threads[0], threading.main_thread())
+        self.assertEqual(state, "COMPLETE")
+        self.assertAlmostEqual(result["probability"], fixture_probability(256000), places=5)
+
+    def test_uses_a_given_session_and_headers(self):
+        import aiohttp
+
+        async def main():
+            async with aiohttp.ClientSession() as session:
+                analyzer = Analyzer(url=URL, aiohttp_session=session, headers={"Authorization": f"Key {KEY}"})
+                state, result = await analyzer.analyze_end_of_turn()
+                self.assertFalse(session.closed)
+                return state, result
+
+        state, result = asyncio.run(main())
+        self.assertEqual(state, "COMPLETE")
+
+    def test_a_timeout_becomes_the_bases_timeout_exception(self):
+        analyzer = Analyzer(url=SILENT, auth_key=KEY)
+        analyzer._params.stop_secs = 0.5
+        t0 = time.monotonic()
+        state, result = self.run_analyzer(analyzer)
+        self.assertEqual((state, result), ("COMPLETE", None))
+        self.assertLess(time.monotonic() - t0, 3)
+
+    def test_other_failures_read_as_incomplete(self):
+        analyzer = Analyzer(url=URL, auth_key="wrong")
+        with self.assertLogs("smart_turn_client.pipecat", "ERROR") as logs:
+            state, result = self.run_analyzer(analyzer)
+        self.assertEqual((state, result["prediction"]), ("INCOMPLETE", 0))
+        self.assertIn("401", logs.output[0])
+
+    def test_refuses_to_block_the_loop_thread(self):
+        async def main():
+            analyzer = Analyzer(url=URL, auth_key=KEY)
+            analyzer._loop = asyncio.get_running_loop()
+            analyzer._predict_endpoint(tone(100))
+
+        with self.assertRaisesRegex(RuntimeError, "off the event loop thread"):
+            asyncio.run(main())
+
+
+if __name__ == "__main__":
+    unittest.main()

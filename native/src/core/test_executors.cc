@@ -1,0 +1,97 @@
+#include "core/test_executors.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <thread>
+
+namespace smartturn {
+
+std::vector<TensorSpec> MeanV2Inputs() {
+  return {{"input_values", DataType::kFloat32, {kMeanV2Window}}, {"attention_mask", DataType::kInt64, {kMeanV2Window}}};
+}
+
+std::vector<TensorSpec> MeanV2Outputs() { return {{"logits", DataType::kFloat32, {1}}}; }
+
+float MeanV2Row(const float* values, const int64_t* mask, int64_t window) {
+  // Float accumulation, like ONNX Runtime's ReduceSum, but pairwise in blocks so the error stays
+  // near ORT's rather than growing with the 256000-element row.
+  float total = 0.0f;
+  float count = 0.0f;
+  for (int64_t start = 0; start < window; start += 1024) {
+    float t = 0.0f;
+    float c = 0.0f;
+    const int64_t end = std::min(window, start + 1024);
+    for (int64_t i = start; i < end; ++i) {
+      const float m = static_cast<float>(mask[i]);
+      t += values[i] * m;
+      c += m;
+    }
+    total += t;
+    count += c;
+  }
+  const float mean = total / std::max(count, 1.0f);
+  const float z = mean + 8.0f * (count / static_cast<float>(window) - 0.5f);
+  return 1.0f / (1.0f + std::exp(-z));
+}
+
+void MaybeInjectFault(const TestExecutorOptions& options, TestFault::Stage stage, int rows) {
+  if (options.fault && options.fault->stage == stage && options.fault->rows == rows) {
+    throw Error(options.fault->code, options.fault->message);
+  }
+}
+
+namespace {
+
+class HostSlot final : public SlotExecutor {
+ public:
+  HostSlot(const SlotIo& io, const TestExecutorOptions& options) : io_(io), options_(options) {}
+
+  void Launch(int rows) override {
+    MaybeInjectFault(options_, TestFault::Stage::kLaunch, rows);
+    rows_ = rows;
+  }
+
+  void Wait() override {
+    if (options_.delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(options_.delay_ms));
+    MaybeInjectFault(options_, TestFault::Stage::kWait, rows_);
+    const auto* values = static_cast<const float*>(io_.inputs[0]->data());
+    const auto* mask = static_cast<const int64_t*>(io_.inputs[1]->data());
+    auto* out = static_cast<float*>(io_.outputs[0]->data());
+    for (int r = 0; r < io_.bucket; ++r) {
+      out[r] = r < rows_ ? MeanV2Row(values + r * kMeanV2Window, mask + r * kMeanV2Window, kMeanV2Window)
+                         : std::numeric_limits<float>::quiet_NaN();
+    }
+  }
+
+ private:
+  SlotIo io_;
+  const TestExecutorOptions& options_;  // owned by the factory, which outlives its slots
+  int rows_ = 0;
+};
+
+class HostTestExecutor final : public ExecutorFactory {
+ public:
+  explicit HostTestExecutor(TestExecutorOptions options)
+      : options_(std::move(options)), inputs_(MeanV2Inputs()), outputs_(MeanV2Outputs()) {}
+  std::string name() const override { return "test-host"; }
+  const std::vector<TensorSpec>& inputs() const override { return inputs_; }
+  const std::vector<TensorSpec>& outputs() const override { return outputs_; }
+  std::shared_ptr<HostBuffer> AllocateHost(std::size_t bytes) override { return AllocateAlignedHost(bytes); }
+  std::unique_ptr<SlotExecutor> CreateSlot(const SlotIo& io) override { return std::make_unique<HostSlot>(io, options_); }
+  std::string Describe() const override { return "TEST executor on the host CPU computing the mean-v2 fixture model"; }
+
+ private:
+  TestExecutorOptions options_;
+  std::vector<TensorSpec> inputs_;
+  std::vector<TensorSpec> outputs_;
+};
+
+}  // namespace
+
+std::unique_ptr<ExecutorFactory> MakeHostTestExecutor(TestExecutorOptions options) {
+  return std::make_unique<HostTestExecutor>(std::move(options));
+}
+
+}  // namespace smartturn

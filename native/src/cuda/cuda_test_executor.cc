@@ -1,0 +1,77 @@
+#include "cuda/cuda_test_executor.h"
+
+#include "cuda/cuda_slot.h"
+#include "cuda/mean_v2_kernel.h"
+
+namespace smartturn {
+namespace {
+
+class CudaTestSlot final : public CudaSlot {
+ public:
+  CudaTestSlot(const SlotIo& io, int device, GraphReport& graphs, const TestExecutorOptions& options)
+      : CudaSlot(io, device, graphs), options_(options) {
+    Prepare();
+  }
+
+  void Launch(int rows) override {
+    MaybeInjectFault(options_, TestFault::Stage::kLaunch, rows);
+    CudaSlot::Launch(rows);
+    rows_ = rows;
+  }
+
+  void Wait() override {
+    CudaSlot::Wait();
+    MaybeInjectFault(options_, TestFault::Stage::kWait, rows_);
+  }
+
+ protected:
+  void Compute(cudaStream_t stream) override {
+    if (options_.break_capture) {
+      cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;
+      ST_CUDA_CHECK(cudaStreamIsCapturing(stream, &capturing));
+      // Synchronizing a capturing stream is illegal: CUDA fails the call and the capture.
+      if (capturing == cudaStreamCaptureStatusActive) ST_CUDA_CHECK(cudaStreamSynchronize(stream));
+    }
+    LaunchMeanV2(static_cast<const float*>(device_inputs()[0].data()), static_cast<const int64_t*>(device_inputs()[1].data()),
+                 static_cast<float*>(device_outputs()[0].data()), bucket(), kMeanV2Window, stream);
+  }
+
+ private:
+  const TestExecutorOptions& options_;
+  int rows_ = 0;
+};
+
+class CudaTestExecutor final : public ExecutorFactory {
+ public:
+  CudaTestExecutor(const GpuOptions& gpu, TestExecutorOptions options)
+      : gpu_(gpu), options_(std::move(options)), graphs_(gpu.cuda_graphs), inputs_(MeanV2Inputs()), outputs_(MeanV2Outputs()) {
+    ST_CUDA_CHECK(cudaSetDevice(gpu_.device));
+  }
+  std::string name() const override { return "test-cuda"; }
+  const std::vector<TensorSpec>& inputs() const override { return inputs_; }
+  const std::vector<TensorSpec>& outputs() const override { return outputs_; }
+  std::shared_ptr<HostBuffer> AllocateHost(std::size_t bytes) override { return std::make_shared<PinnedHostBuffer>(bytes); }
+  std::unique_ptr<SlotExecutor> CreateSlot(const SlotIo& io) override {
+    ++slots_;
+    return std::make_unique<CudaTestSlot>(io, gpu_.device, graphs_, options_);
+  }
+  std::string Describe() const override {
+    return "TEST executor with a CUDA kernel computing the mean-v2 fixture model; " + graphs_.Describe(slots_);
+  }
+
+ private:
+  GpuOptions gpu_;
+  TestExecutorOptions options_;
+  GraphReport graphs_;
+  std::vector<TensorSpec> inputs_;
+  std::vector<TensorSpec> outputs_;
+  int slots_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<ExecutorFactory> MakeCudaTestExecutor(const GpuOptions& gpu, TestExecutorOptions options) {
+  return std::make_unique<CudaTestExecutor>(gpu, std::move(options));
+}
+
+}  // namespace smartturn

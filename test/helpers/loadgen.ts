@@ -1,0 +1,53 @@
+// An open-loop load generator in its own process, so that sending does not compete with the server
+// for this process's event loop. Sends `total` POSTs of one body at `rate` per second (bounded by
+// both), then prints one JSON line: every request's status, latency and Retry-After.
+//   node --import tsx test/helpers/loadgen.ts <url> <body-file> <rate> <total>
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+
+export interface Shot {
+  status: number; // 0: no HTTP answer
+  ms: number;
+  retryAfter?: string;
+  probability?: number;
+  code?: string;
+}
+
+const [url, file, rateText, totalText] = process.argv.slice(2);
+const body = readFileSync(file!);
+const rate = Number(rateText);
+const total = Math.min(Number(totalText), 5000);
+const agent = new http.Agent({ keepAlive: true, maxSockets: 512 });
+const shots: Shot[] = [];
+
+function shoot(): Promise<void> {
+  const start = performance.now();
+  return new Promise((resolve) => {
+    const req = http.request(url!, { method: 'POST', agent, headers: { 'content-type': 'application/octet-stream', 'content-length': body.length } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (text += d));
+      res.on('end', () => {
+        const json = JSON.parse(text);
+        shots.push({ status: res.statusCode!, ms: performance.now() - start, retryAfter: res.headers['retry-after'], probability: json.probability, code: json.error?.code });
+        resolve();
+      });
+    });
+    req.on('error', () => {
+      shots.push({ status: 0, ms: performance.now() - start });
+      resolve();
+    });
+    req.end(body);
+  });
+}
+
+const pending: Promise<void>[] = [];
+const t0 = performance.now();
+for (let i = 0; i < total; i++) {
+  const wait = t0 + (i / rate) * 1000 - performance.now();
+  if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+  pending.push(shoot());
+}
+await Promise.all(pending);
+agent.destroy();
+process.stdout.write(JSON.stringify({ seconds: (performance.now() - t0) / 1000, shots }) + '\n');

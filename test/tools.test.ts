@@ -1,0 +1,171 @@
+// tools/warmup.ts, tools/bench.ts, tools/client.ts run as a user runs them (child processes) against a
+// real server on the fixture model; tools/lib pieces checked against NumPy and Prometheus text.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { expect } from 'chai';
+import { encodeNpy } from '../tools/lib/npy.js';
+import { diff, parseBatchMetrics, sizeRanges } from '../tools/lib/prom.js';
+import { target } from '../tools/lib/target.js';
+import { python, saveFloat32 } from './helpers/numpy.js';
+import { fixtureProbability, startTestService, type TestService } from './helpers/service.js';
+import { deadPort, runTool, silentServer } from './helpers/tools.js';
+
+describe('tools', function () {
+  this.timeout(30_000);
+  let svc: TestService;
+  let dir: string;
+  const port = (): string => String(svc.port);
+
+  before(async () => {
+    svc = await startTestService({ AUTH_KEY: 'dev' });
+    dir = mkdtempSync(path.join(os.tmpdir(), 'smart-turn-tools-'));
+  });
+  after(async () => {
+    rmSync(dir, { recursive: true, force: true });
+    await svc?.stop();
+  });
+
+  describe('lib', () => {
+    it('encodeNpy writes the bytes np.save writes', () => {
+      const values = Float32Array.from({ length: 1001 }, (_, i) => Math.sin(i) * 0.5);
+      expect(encodeNpy(values).equals(saveFloat32(values))).to.equal(true);
+      expect(python('out = str(np.load(io.BytesIO(sys.stdin.buffer.read())).shape).encode()', encodeNpy(values)).toString()).to.equal('(1001,)');
+    });
+
+    it('target() accepts a host:port, a base URL or the /raw URL', () => {
+      expect(target('10.0.0.5:8000', undefined).raw).to.equal('http://10.0.0.5:8000/raw');
+      expect(target('https://x.example/turn/raw/', 'k')).to.deep.equal({ raw: 'https://x.example/turn/raw', base: 'https://x.example/turn', authKey: 'k' });
+      expect(() => target('http://', undefined)).to.throw(/not a URL/);
+    });
+
+    it('reads the batch histogram and bucket counters, and the change between two scrapes', () => {
+      const before = parseBatchMetrics('smart_turn_batch_size_bucket{le="1"} 2\nsmart_turn_batch_size_bucket{le="2"} 2\nsmart_turn_batch_size_bucket{le="4"} 2\nsmart_turn_batch_size_sum 2\nsmart_turn_batch_size_count 2\nsmart_turn_batches_total{bucket="1"} 2\n');
+      const after = parseBatchMetrics(
+        '# HELP x\nsmart_turn_batch_size_bucket{le="1"} 3\nsmart_turn_batch_size_bucket{le="2"} 4\nsmart_turn_batch_size_bucket{le="4"} 7\nsmart_turn_batch_size_bucket{le="+Inf"} 8\nsmart_turn_batch_size_sum 27\nsmart_turn_batch_size_count 8\nsmart_turn_batches_total{bucket="1"} 3\nsmart_turn_batches_total{bucket="8"} 1\n',
+      );
+      const run = diff(after, before);
+      expect([run.batches, run.requests]).to.deep.equal([6, 25]);
+      expect(sizeRanges(run)).to.deep.equal([['1', 1], ['2', 1], ['3-4', 3], ['>4', 1]]);
+      expect([...run.byBucket]).to.deep.equal([[1, 1], [8, 1]]);
+    });
+  });
+
+  describe('warmup', () => {
+    it('sends the shipped sample padded to --seconds and prints the JSON answer', async () => {
+      const r = await runTool('warmup', ['--seconds', '8'], { env: { PORT: port(), AUTH_KEY: 'dev' } });
+      expect(r.code, r.stderr).to.equal(0);
+      const answer = JSON.parse(r.stdout);
+      expect(answer.probability).to.be.closeTo(fixtureProbability(8 * 16000), 1e-4);
+      expect(r.stderr).to.match(/samples\/mid\.wav \(16-bit 1 ch 16000 Hz/);
+    });
+
+    it('sends a tone with --tone, to SMART_TURN_URL', async () => {
+      const r = await runTool('warmup', ['--tone', '--seconds', '12'], { env: { SMART_TURN_URL: `${svc.url}/raw`, AUTH_KEY: 'dev' } });
+      expect(r.code, r.stderr).to.equal(0);
+      expect(JSON.parse(r.stdout).probability).to.be.closeTo(fixtureProbability(12 * 16000), 1e-4);
+    });
+
+    it('explains a 401 and exits 1', async () => {
+      const r = await runTool('warmup', ['--tone'], { env: { PORT: port() } });
+      expect(r.code).to.equal(1);
+      expect(r.stderr).to.match(/401 .*set AUTH_KEY to the server's AUTH_KEY/);
+    });
+
+    it('refuses a bad option with exit code 2', async () => {
+      const r = await runTool('warmup', ['--seconds', 'lots'], { env: { PORT: port() } });
+      expect(r.code).to.equal(2);
+      expect(r.stderr).to.match(/--seconds must be a number/);
+    });
+  });
+
+  describe('bench', () => {
+    it('completes the requested count at the requested concurrency, reporting latency, batches, JSON and a chart', async () => {
+      const json = path.join(dir, 'bench.json');
+      const svg = path.join(dir, 'out', 'bench.svg');
+      const r = await runTool('bench', ['--seconds', '4', '--requests', '48', '--concurrency', '12', '--json', json, '--plot', svg], { env: { PORT: port(), AUTH_KEY: 'dev' } });
+      expect(r.code, r.stderr + r.stdout).to.equal(0);
+      expect(r.stdout).to.match(/48\/48 ok/);
+      expect(r.stdout).to.match(/latency ms +p50 [\d.]+ +p90 [\d.]+ +p99 [\d.]+ +max [\d.]+/);
+      const report = JSON.parse(readFileSync(json, 'utf8'));
+      expect([report.requests, report.concurrency, report.ok]).to.deep.equal([48, 12, 48]);
+      expect(report.errors).to.deep.equal({});
+      const { p50, p90, p99, max } = report.latency_ms;
+      expect(p50).to.be.above(0).and.at.most(p90);
+      expect(p99).to.be.at.least(p90).and.at.most(max);
+      expect(report.server_inference_ms.p50).to.be.above(0);
+      // The server's own count of what it batched during the run: all 48, in fewer than 48 batches.
+      expect(report.batches.requests).to.equal(48);
+      expect(report.batches.count).to.be.within(1, 47);
+      expect(Object.values(report.batches.by_size as Record<string, number>).reduce((a, b) => a + b, 0)).to.equal(report.batches.count);
+      const chart = readFileSync(svg, 'utf8');
+      expect(chart).to.match(/^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+      expect(chart.match(/<rect /g)?.length).to.be.above(3);
+      python('import xml.dom.minidom as m; m.parseString(sys.stdin.buffer.read()); out = b""', Buffer.from(chart));
+    });
+
+    it('counts errors by status and exits 1', async () => {
+      const r = await runTool('bench', ['--tone', '--seconds', '1', '--requests', '6', '--concurrency', '3'], { env: { PORT: port(), AUTH_KEY: 'wrong' } });
+      expect(r.code).to.equal(1);
+      expect(r.stdout).to.match(/0\/6 ok/);
+      expect(r.stdout).to.match(/errors +401: 6 \(e\.g\. UNAUTHORIZED/);
+    });
+  });
+
+  describe('client', () => {
+    const envFile = (name: string, text: string): string => {
+      const folder = mkdtempSync(path.join(dir, `${name}-`));
+      writeFileSync(path.join(folder, '.env'), text);
+      return folder;
+    };
+
+    it('reads RUNPOD_TCP_HOST, RUNPOD_TCP_PORT and AUTH_KEY from .env in the current folder', async () => {
+      const cwd = envFile('runpod', `# pod\nRUNPOD_TCP_HOST=127.0.0.1\nRUNPOD_TCP_PORT=${port()}\nAUTH_KEY="dev"\n`);
+      const r = await runTool('client', ['--seconds', '8'], { cwd });
+      expect(r.code, r.stderr).to.equal(0);
+      expect(JSON.parse(r.stdout).probability).to.be.closeTo(fixtureProbability(8 * 16000), 1e-4);
+      expect(r.stderr).to.match(/RUNPOD_TCP_HOST\/PORT from \.env; AUTH_KEY from \.env/);
+    });
+
+    it('prefers SMART_TURN_URL, and takes --env-file', async () => {
+      const folder = envFile('url', `SMART_TURN_URL=${svc.url}\nRUNPOD_TCP_HOST=192.0.2.1\nAUTH_KEY=dev\n`);
+      const r = await runTool('client', ['--tone', '--env-file', path.join(folder, '.env')], { cwd: dir });
+      expect(r.code, r.stderr).to.equal(0);
+      expect(r.stderr).to.include(`POST ${svc.url}/raw (SMART_TURN_URL from`);
+    });
+
+    it('a wrong key: 401, naming where the key came from', async () => {
+      const cwd = envFile('badkey', `RUNPOD_TCP_HOST=127.0.0.1\nRUNPOD_TCP_PORT=${port()}\nAUTH_KEY=dev\n`);
+      const r = await runTool('client', ['--tone'], { cwd, env: { AUTH_KEY: 'stale' } });
+      expect(r.code).to.equal(1);
+      expect(r.stderr).to.match(/401 .*The key sent \(from AUTH_KEY in environment\) is not the server's AUTH_KEY/);
+    });
+
+    it('an unreachable host', async () => {
+      const cwd = envFile('dead', `RUNPOD_TCP_HOST=127.0.0.1\nRUNPOD_TCP_PORT=${await deadPort()}\n`);
+      const r = await runTool('client', ['--tone'], { cwd });
+      expect(r.code).to.equal(1);
+      expect(r.stderr).to.match(/cannot reach http:\/\/127\.0\.0\.1:\d+\/raw \(ECONNREFUSED/);
+    });
+
+    it('a server that never answers: a timeout', async () => {
+      const silent = await silentServer();
+      try {
+        const cwd = envFile('silent', `SMART_TURN_URL=${silent.url}\n`);
+        const t0 = performance.now();
+        const r = await runTool('client', ['--tone', '--timeout', '0.5'], { cwd });
+        expect(r.code).to.equal(1);
+        expect(r.stderr).to.match(/gave no answer within the timeout \(no answer within 0\.5 s\)/);
+        expect(performance.now() - t0).to.be.below(10_000);
+      } finally {
+        await silent.close();
+      }
+    });
+
+    it('no .env: says what to write', async () => {
+      const r = await runTool('client', [], { cwd: mkdtempSync(path.join(dir, 'empty-')) });
+      expect(r.code).to.equal(2);
+      expect(r.stderr).to.match(/no \.env found.*\n *RUNPOD_TCP_HOST=localhost/);
+    });
+  });
+});

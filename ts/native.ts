@@ -1,0 +1,149 @@
+// The one typed declaration of the raw native addon (native/, built by `npm run build:native`).
+// Only ts/backends/tensorrt.ts and tools/build-engines.ts use it; everything else sees a Backend.
+// Threading: [sync] calls return at once; [async] calls wait off the event loop (libuv's pool for
+// open/buildEngine, the addon's own completion thread for infer).
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export type NativeExecutor = 'tensorrt' | 'test-host' | 'test-cuda';
+export type NativeTensorType = 'float32' | 'int64';
+
+/** Per-row shape: the batch dimension is not part of it. */
+export interface NativeTensorSpec {
+  name: string;
+  type: NativeTensorType;
+  shape: number[];
+}
+
+export interface NativeStatus {
+  /** Built with CUDA, and the driver and a device are usable. */
+  cuda: boolean;
+  /** TensorRT usable for serving: built with its headers, libnvinfer.so.10 loaded, a GPU present. */
+  tensorrt: boolean;
+  gpu: { index: number; name: string; computeCapability: string; memoryBytes: number } | null;
+  versions: {
+    napi: number;
+    cudaToolkit: string | null;
+    cudaRuntime: string | null;
+    cudaDriver: string | null;
+    tensorrtHeaders: string | null;
+    tensorrtLibrary: string | null;
+  };
+  build: { cuda: boolean; tensorrt: boolean };
+  executors: NativeExecutor[];
+  /** '' when everything is available; otherwise what is missing and what to do about it. */
+  reason: string;
+}
+
+/** Failures to inject into a TEST executor: batches of exactly `rows` rows fail. */
+export interface NativeTestFault {
+  rows: number;
+  at?: 'launch' | 'wait';
+  code?: 'cuda' | 'tensorrt' | 'internal';
+  message?: string;
+}
+
+export interface NativeOpenOptions {
+  executor: NativeExecutor;
+  /** Ascending, distinct. */
+  buckets: number[];
+  /** Default 2: the next batch's copy overlaps the current batch's compute. */
+  slotsPerBucket?: number;
+  cudaGraphs?: boolean;
+  device?: number;
+  /** tensorrt: one plan file per bucket, in the buckets' order. */
+  plans?: string[];
+  /** TEST executors only. */
+  test?: { delayMs?: number; fault?: NativeTestFault; breakCapture?: boolean };
+}
+
+export interface NativeEngineInfo {
+  executor: NativeExecutor;
+  /** How batches run (graphs captured or why not), for the start-up log. */
+  description: string;
+  buckets: number[];
+  slotsPerBucket: number;
+  /** Whether the lent input buffers are page-locked (GPU executors). */
+  pinned: boolean;
+  inputs: NativeTensorSpec[];
+  outputs: NativeTensorSpec[];
+}
+
+/**
+ * Errors carry `code`: ERR_INVALID_ARG_TYPE (TypeError), ERR_OUT_OF_RANGE (RangeError),
+ * ERR_NATIVE_UNAVAILABLE, ERR_NATIVE_BUSY, ERR_NATIVE_CLOSED, ERR_NATIVE_STATE, ERR_CUDA,
+ * ERR_TENSORRT, ERR_NATIVE_IO, ERR_NATIVE_INTERNAL.
+ */
+export interface NativeEngine {
+  /** [sync] */
+  info(): NativeEngineInfo;
+  /** [sync] A free slot of exactly this bucket; throws ERR_NATIVE_BUSY when all are leased or running. */
+  lease(bucket: number): number;
+  /** [sync] The slot's input buffers, one per input, lent over the addon's (pinned) memory; detached by close(). */
+  buffers(slot: number): ArrayBuffer[];
+  /** [sync] Gives back a leased slot that will not be run; a no-op once closed. */
+  release(slot: number): void;
+  /** [async] Runs the first `rows` rows; the lease ends whether it succeeds or fails. */
+  infer(slot: number, rows: number): Promise<Float32Array>;
+  /** [sync] */
+  stats(): { leased: number; running: number; closed: boolean };
+  /** [async] Refuses new work, lets running batches finish, frees everything. Idempotent. */
+  close(): Promise<void>;
+}
+
+export interface NativeBuildOptions {
+  onnx: string;
+  plan: string;
+  bucket: number;
+  dtype: 'bfloat16' | 'float16' | 'float32';
+  /** 0 or absent: TensorRT's default. */
+  workspaceMiB?: number;
+  timingCache?: string;
+  device?: number;
+}
+
+export interface NativeBuildResult {
+  tensorrtVersion: string;
+  inputs: NativeTensorSpec[];
+  outputs: NativeTensorSpec[];
+  planBytes: number;
+  layersKeptFp32: number;
+}
+
+export interface NativeAddon {
+  /** [sync] Never throws for a missing GPU or TensorRT: that is what `reason` is for. */
+  status(): NativeStatus;
+  /** [async] Throws TypeError/RangeError for malformed options; rejects for everything else. */
+  open(options: NativeOpenOptions): Promise<NativeEngine>;
+  /** [async] */
+  buildEngine(options: NativeBuildOptions): Promise<NativeBuildResult>;
+}
+
+export interface NativeError extends Error {
+  code?: string;
+}
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+let loaded: { addon: NativeAddon } | { addon: undefined; reason: string } | undefined;
+
+/** The addon, or why it cannot be loaded (not built, or built for another Node ABI). */
+export function tryLoadNative(): { addon: NativeAddon } | { addon: undefined; reason: string } {
+  if (!loaded) {
+    try {
+      const require = createRequire(import.meta.url);
+      const load = require('node-gyp-build') as (dir: string) => NativeAddon;
+      loaded = { addon: load(ROOT) };
+    } catch (error) {
+      const why = error instanceof Error ? error.message.split('\n')[0] : String(error);
+      loaded = { addon: undefined, reason: `the native addon is not built or does not load (${why}); run npm run build:native` };
+    }
+  }
+  return loaded;
+}
+
+export function loadNative(): NativeAddon {
+  const result = tryLoadNative();
+  if (!result.addon) throw new Error(result.reason);
+  return result.addon;
+}
