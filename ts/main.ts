@@ -3,7 +3,7 @@ import { loadConfig, redactedConfig, type Config } from './config.js';
 import { ConfigError } from './errors.js';
 import { createLogger } from './log.js';
 import { HubError } from './model/hub.js';
-import { startService } from './service.js';
+import { startService, type Service } from './service.js';
 
 let config: Config;
 try {
@@ -19,33 +19,43 @@ try {
 const log = createLogger(config.logLevel);
 log.info({ config: redactedConfig(config) }, 'starting');
 
+let service: Service | undefined;
+let signals = 0;
+const onSignal = (signal: NodeJS.Signals): void => {
+  if (++signals > 1) {
+    // Die by the signal itself: process.exit would tear down the ONNX Runtime thread mid-run, which
+    // aborts inside onnxruntime-node instead of exiting.
+    log.warn({ signal }, 'second signal: exiting now');
+    process.removeAllListeners(signal);
+    process.kill(process.pid, signal);
+    return;
+  }
+  if (!service) {
+    log.info({ signal }, 'signal during start-up: nothing accepted yet; exiting');
+    process.exit(0);
+  }
+  log.info({ signal, timeoutMs: config.shutdownTimeoutMs }, 'draining: answering accepted requests, then exiting');
+  const deadline = setTimeout(() => {
+    log.error({ timeoutMs: config.shutdownTimeoutMs }, 'SHUTDOWN_TIMEOUT_MS passed before the drain finished; exiting');
+    process.exit(1);
+  }, config.shutdownTimeoutMs);
+  deadline.unref();
+  service.stop().then(
+    () => {
+      log.info('drained; bye');
+      process.exit(0);
+    },
+    (error: unknown) => {
+      log.error({ err: error }, 'error while draining');
+      process.exit(1);
+    },
+  );
+};
+process.on('SIGTERM', onSignal);
+process.on('SIGINT', onSignal);
+
 try {
-  const service = await startService(config, log);
-  let signals = 0;
-  const onSignal = (signal: NodeJS.Signals): void => {
-    if (++signals > 1) {
-      log.warn({ signal }, 'second signal: exiting now');
-      process.exit(1);
-    }
-    log.info({ signal, timeoutMs: config.shutdownTimeoutMs }, 'draining: answering accepted requests, then exiting');
-    const deadline = setTimeout(() => {
-      log.error({ timeoutMs: config.shutdownTimeoutMs }, 'SHUTDOWN_TIMEOUT_MS passed before the drain finished; exiting');
-      process.exit(1);
-    }, config.shutdownTimeoutMs);
-    deadline.unref();
-    service.stop().then(
-      () => {
-        log.info('drained; bye');
-        process.exit(0);
-      },
-      (error: unknown) => {
-        log.error({ err: error }, 'error while draining');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
+  service = await startService(config, log);
 } catch (error) {
   const hint = error instanceof HubError ? ' (to start without the Hub, set MODEL_PATH to a local ONNX file)' : '';
   log.fatal({ err: error }, `start-up failed: ${error instanceof Error ? error.message : String(error)}${hint}`);

@@ -134,7 +134,8 @@ function parseHeader(text: string): Header {
   return { descr, fortranOrder: fortran, shape: shape as number[] };
 }
 
-type Literal = string | number | boolean | Literal[] | Map<string, Literal>;
+// Tuples are arrays; lists are kept apart, since NumPy itself refuses a shape that is not a tuple.
+type Literal = string | number | boolean | Literal[] | { list: Literal[] } | Map<string, Literal>;
 
 class LiteralParser {
   private pos = 0;
@@ -162,7 +163,8 @@ class LiteralParser {
     this.skip();
     const c = this.s[this.pos];
     if (c === '{') return this.sequence('{', '}', true) as Map<string, Literal>;
-    if (c === '(' || c === '[') return this.sequence(c, c === '(' ? ')' : ']', false) as Literal[];
+    if (c === '(') return this.sequence('(', ')', false) as Literal[];
+    if (c === '[') return { list: this.sequence('[', ']', false) as Literal[] };
     if (c === "'" || c === '"') return this.string(c);
     const word = /^(True|False|-?\d+L?)/.exec(this.s.slice(this.pos, this.pos + 24));
     if (!word) this.fail(c === undefined ? 'unexpected end' : `unexpected ${JSON.stringify(c)}`);

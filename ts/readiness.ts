@@ -32,6 +32,10 @@ export class Readiness {
     this.#draining = true;
   }
 
+  get draining(): boolean {
+    return this.#draining;
+  }
+
   readonly events: BatcherEvents = {
     batch: ({ ok }) => {
       this.#failures = ok ? 0 : this.#failures + 1;

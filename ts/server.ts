@@ -68,6 +68,11 @@ export function createApp(deps: ServerDeps): Koa {
   router.post('/raw', requireKey(config.authKey, 'AUTH_KEY'), predict(deps));
 
   app.use(observe(log, metrics));
+  app.use(async (ctx, next) => {
+    await next();
+    // Kept-alive sockets would hold a draining server open until their idle timeout.
+    if (deps.readiness.draining) ctx.set('Connection', 'close');
+  });
   app.use(answerErrors(log));
   app.use(router.routes());
   app.use((ctx) => {

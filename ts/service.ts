@@ -82,6 +82,7 @@ export async function startService(config: Config, log: Logger, options: Service
         readiness.markDraining();
         const closed = server.close();
         await ready.drain();
+        server.server.closeIdleConnections();
         await closed;
         await backend.close();
       })()),

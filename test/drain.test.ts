@@ -1,0 +1,84 @@
+// SIGTERM on the real process: stop accepting, answer everything accepted, exit 0; a second signal
+// exits at once.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { expect } from 'chai';
+import { fixture, fixtureProbability, post } from './helpers/service.js';
+
+const f4 = readFileSync(fixture('npy/f4.npy'));
+
+interface Server {
+  child: ChildProcess;
+  url: string;
+  lines: Array<Record<string, unknown>>;
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+async function startServer(env: Record<string, string>): Promise<Server> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'ts/main.ts'], {
+    env: { ...process.env, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const lines: Array<Record<string, unknown>> = [];
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const ready = new Promise<string>((resolve, reject) => {
+    let port = 0;
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      const entry = JSON.parse(line) as Record<string, unknown>;
+      lines.push(entry);
+      if (typeof entry['port'] === 'number' && entry['msg'] === 'listening; warming up') port = entry['port'];
+      if (String(entry['msg']).startsWith('warm-up done')) resolve(`http://127.0.0.1:${port}`);
+    });
+    exit.then(({ code, signal }) => reject(new Error(`server exited (${code ?? signal}) before it was ready`)));
+  });
+  return { child, url: await ready, lines, exit };
+}
+
+async function queueDepth(url: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  return Number(/^smart_turn_queue_depth (\d+)/m.exec(text)?.[1] ?? -1);
+}
+
+describe('drain', function () {
+  this.timeout(30_000);
+
+  it('answers every accepted request after SIGTERM, refuses new connections, and exits 0', async () => {
+    // A long window keeps the requests queued until the signal; draining dispatches them at once.
+    const server = await startServer({ MODEL_PATH: fixture('models/mean-v2.onnx'), MICRO_BATCH_WINDOW_MS: '1000', BATCH_BUCKETS: '64' });
+    const lengths = Array.from({ length: 20 }, (_, i) => 1600 * (i + 1));
+    const bodies = lengths.map((n) => {
+      const samples = new Float32Array(n).map((_, j) => Math.sin(j / 5));
+      const header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${n},), }`;
+      const padded = header + ' '.repeat((64 - ((10 + header.length + 1) % 64)) % 64) + '\n';
+      const head = Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0, padded.length & 0xff, padded.length >> 8]);
+      return Buffer.concat([head, Buffer.from(padded, 'latin1'), Buffer.from(samples.buffer)]);
+    });
+    const answers = Promise.all(bodies.map((body) => post(`${server.url}/raw`, body)));
+    while ((await queueDepth(server.url)) < 20) await new Promise((r) => setTimeout(r, 10));
+    const t0 = performance.now();
+    server.child.kill('SIGTERM');
+    const results = await answers;
+    expect(results.map((r) => r.status)).to.deep.equal(Array(20).fill(200));
+    results.forEach((r, i) => expect(r.json.probability).to.be.closeTo(fixtureProbability(lengths[i]!), 1e-6));
+    expect(await server.exit).to.deep.equal({ code: 0, signal: null });
+    expect(performance.now() - t0).to.be.lessThan(900); // the 1 s window did not have to pass
+    expect(server.lines.some((l) => l['msg'] === 'drained; bye')).to.equal(true);
+    const after = await fetch(`${server.url}/health`).catch((error: Error) => error);
+    expect(after).to.be.instanceOf(Error);
+  });
+
+  it('exits at once, by the signal, on a second signal', async () => {
+    const server = await startServer({ MODEL_PATH: fixture('models/slow-v2.onnx'), ORT_INTRA_OP_THREADS: '1', MICRO_BATCH_WINDOW_MS: '1000', BATCH_BUCKETS: '64' });
+    const answers = Promise.all(Array.from({ length: 40 }, () => post(`${server.url}/raw`, f4).catch(() => undefined)));
+    while ((await queueDepth(server.url)) < 40) await new Promise((r) => setTimeout(r, 10));
+    const t0 = performance.now();
+    server.child.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 50));
+    server.child.kill('SIGTERM');
+    expect(await server.exit).to.deep.equal({ code: null, signal: 'SIGTERM' });
+    expect(performance.now() - t0).to.be.lessThan(1000);
+    expect(server.lines.some((l) => l['msg'] === 'second signal: exiting now')).to.equal(true);
+    await answers;
+  });
+});
