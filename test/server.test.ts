@@ -140,6 +140,19 @@ describe('server', function () {
       expect(answer.json.probability).to.be.closeTo(fixtureProbability(256_000), 1e-6);
     });
 
+    it('resamples audio whose client declares its rate', async () => {
+      const at48k = saveFloat32Fast(tone(3 * 48_000));
+      for (const [url, headers] of [[`${svc.url}/raw?sample_rate=48000`, {}], [`${svc.url}/raw`, { 'x-sample-rate': '48000' }]] as const) {
+        const answer = await post(url, at48k, headers);
+        expect(answer.status).to.equal(200);
+        expect(answer.json.probability).to.be.closeTo(fixtureProbability(3 * 16_000), 1e-4);
+      }
+      const bad = await post(`${svc.url}/raw?sample_rate=48k`, at48k);
+      expect([bad.status, bad.json.error.code]).to.deep.equal([400, 'BAD_QUERY']);
+      const low = await post(`${svc.url}/raw?sample_rate=4000`, at48k);
+      expect(low.json.error.message).to.match(/from 8000 to 192000/);
+    });
+
     it('honours and echoes X-Request-Id', async () => {
       const answer = await post(`${svc.url}/raw`, f4, { 'x-request-id': 'agent-42.turn-7' });
       expect(answer.headers.get('x-request-id')).to.equal('agent-42.turn-7');

@@ -7,9 +7,10 @@
 // medium 90 ms from 8 kHz, 130 ms from 24 kHz, 160 ms from 48 kHz; fastest (80 % passband) 30–85 ms;
 // best (97 %) about 500 ms from 48 kHz. Only requests that declare a rate other than 16 kHz pay it.
 import LibSampleRate from '@alexanderolsen/libsamplerate-js';
+import { SAMPLE_RATE as TARGET_RATE } from './audio.js';
 import { ServeError } from './errors.js';
 
-export const TARGET_RATE = 16_000;
+export { TARGET_RATE };
 export const MIN_RATE = 8_000;
 export const MAX_RATE = 192_000;
 

@@ -13,7 +13,9 @@ import { readAudioBody } from './http/body.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 import type { ModelFamily } from './model/family.js';
+import { SAMPLE_RATE } from './audio.js';
 import { decodeNpy } from './npy.js';
+import { checkSampleRate, resampleTo16k } from './resample.js';
 import type { Readiness } from './readiness.js';
 
 export interface ServerDeps {
@@ -91,9 +93,9 @@ function predict(deps: ServerDeps): Middleware {
   return async (ctx: Context) => {
     const state = ctx.state as RequestState;
     const body = await readAudioBody(ctx, config.maxBodyBytes);
-    const { samples } = decodeNpy(body);
-    state.samples = samples.length;
-    const clip = family.prepare(samples);
+    const decoded = decodeNpy(body).samples;
+    state.samples = decoded.length;
+    const clip = family.prepare(to16k(decoded, declaredRate(ctx), family.windowSamples));
 
     // A client that goes away while queued must not cost a model run.
     const gone = new AbortController();
@@ -122,6 +124,27 @@ function predict(deps: ServerDeps): Middleware {
       ctx.res.off('close', onClose);
     }
   };
+}
+
+/**
+ * The rate a client declares with `?sample_rate=` or `X-Sample-Rate` (Pipecat sends its pipeline's rate
+ * without saying which; a client that knows it is not 16 kHz can say so). Undefined: 16 kHz.
+ */
+function declaredRate(ctx: Context): number | undefined {
+  const raw = (ctx.query['sample_rate'] as string | undefined) ?? (ctx.get('x-sample-rate') || undefined);
+  if (raw === undefined) return undefined;
+  if (!/^\d+$/.test(raw)) throw new ServeError('BAD_QUERY', `sample_rate must be a whole number of Hz, got ${JSON.stringify(raw)}`);
+  const rate = Number(raw);
+  checkSampleRate(rate);
+  return rate;
+}
+
+/** 16 kHz audio for the model. Only the end the model will see is resampled, bounding the cost. */
+function to16k(samples: Float32Array, rate: number | undefined, windowSamples: number): Float32Array {
+  if (rate === undefined || rate === SAMPLE_RATE) return samples;
+  // A few extra input samples keep the resampler's filter warm at the window's start.
+  const needed = Math.ceil(((windowSamples + 64) * rate) / SAMPLE_RATE);
+  return resampleTo16k(samples.length > needed ? samples.subarray(samples.length - needed) : samples, rate);
 }
 
 /** Request id, one log line and the request metrics per request, whatever its outcome. */

@@ -7,9 +7,10 @@
 //   → |X|² → 80 Slaney-normalised Slaney-scale mel bins → log10(max(1e-10, ·)) → drop the last of the
 //   801 frames → floor at (max − 8) → (x + 4) / 4.
 // Everything is computed in float64, like NumPy's reference; only the output is float32.
+import { SAMPLE_RATE } from '../audio.js';
 import FFT from 'fft.js';
 
-export const SAMPLE_RATE = 16_000;
+export { SAMPLE_RATE };
 export const N_FFT = 400;
 export const HOP_LENGTH = 160;
 export const N_MELS = 80;
