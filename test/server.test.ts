@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { expect } from 'chai';
 import { OnnxBackend } from '../ts/backends/onnx.js';
+import { whisperLogMel } from '../ts/features/mel.js';
 import { GatedBackend } from './helpers/backends.js';
 import { PYTHON, saveFloat32 } from './helpers/numpy.js';
 import { FIXTURE_V2, fixture, fixtureProbability, post, startTestService, type TestService } from './helpers/service.js';
@@ -172,6 +173,20 @@ describe('server', function () {
       const clips = await metric(svc.url, 'smart_turn_batch_size_sum');
       expect(clips).to.equal(200 + svc.backend.buckets.length * 0);
       expect(batches).to.be.lessThan(200);
+    });
+  });
+
+  describe('smart-turn v3', () => {
+    it('serves a v3 model with Whisper features computed off the event loop', async () => {
+      svc = await startTestService({ MODEL_PATH: fixture('models/mean-v3.onnx') });
+      expect(svc.backend.family.id).to.equal('smart-turn-v3');
+      const clips = [tone(16_000), tone(200_000, 1)];
+      const answers = await Promise.all(clips.map((clip) => post(`${svc.url}/raw`, saveFloat32Fast(clip))));
+      answers.forEach((answer, i) => {
+        const features = whisperLogMel(clips[i]!);
+        const mean = features.reduce((a, b) => a + b, 0) / features.length;
+        expect(answer.json.probability, `clip ${i}`).to.be.closeTo(1 / (1 + Math.exp(-mean)), 1e-5);
+      });
     });
   });
 

@@ -12,7 +12,7 @@ import { requireKey } from './http/auth.js';
 import { readAudioBody } from './http/body.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
-import type { ModelFamily } from './model/family.js';
+import type { Clip, ModelFamily } from './model/family.js';
 import { SAMPLE_RATE } from './audio.js';
 import { decodeNpy } from './npy.js';
 import { checkSampleRate, resampleTo16k } from './resample.js';
@@ -21,6 +21,8 @@ import type { Readiness } from './readiness.js';
 export interface ServerDeps {
   config: Config;
   family: ModelFamily;
+  /** The family's `prepare`, or an equivalent that does the work off the event loop. */
+  prepare: (samples: Float32Array) => Clip | Promise<Clip>;
   batcher: Batcher;
   metrics: Metrics;
   readiness: Readiness;
@@ -89,13 +91,13 @@ export function createApp(deps: ServerDeps): Koa {
 }
 
 function predict(deps: ServerDeps): Middleware {
-  const { config, family, batcher } = deps;
+  const { config, family, batcher, prepare } = deps;
   return async (ctx: Context) => {
     const state = ctx.state as RequestState;
     const body = await readAudioBody(ctx, config.maxBodyBytes);
     const decoded = decodeNpy(body).samples;
     state.samples = decoded.length;
-    const clip = family.prepare(to16k(decoded, declaredRate(ctx), family.windowSamples));
+    const clip = await prepare(to16k(decoded, declaredRate(ctx), family.windowSamples));
 
     // A client that goes away while queued must not cost a model run.
     const gone = new AbortController();
