@@ -36,6 +36,25 @@ WINDOW = 16 * 16000
 OPSET = 17
 
 
+def length_logit_nodes() -> list:
+    """logits = sigmoid(mean + 8 * (count / window - 0.5)), from tensors named mean and count."""
+    return [
+        helper.make_node("Div", ["count", "window"], ["fraction"]),
+        helper.make_node("Sub", ["fraction", "half"], ["centred"]),
+        helper.make_node("Mul", ["centred", "eight"], ["length_term"]),
+        helper.make_node("Add", ["mean", "length_term"], ["z"]),
+        helper.make_node("Sigmoid", ["z"], ["logits"]),
+    ]
+
+
+def serialize(nodes, name, inputs, output, initializer=()) -> bytes:
+    graph = helper.make_graph(nodes, name, inputs, [output], initializer=list(initializer))
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="smart-turn-serving fixtures")
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
+
+
 def mean_v2_model() -> bytes:
     B = "batch"
     x = helper.make_tensor_value_info("input_values", TensorProto.FLOAT, [B, WINDOW])
@@ -56,17 +75,8 @@ def mean_v2_model() -> bytes:
         # max(count, 1): a fully masked row gives 0, not NaN.
         helper.make_node("Max", ["count", "one"], ["safe_count"]),
         helper.make_node("Div", ["total", "safe_count"], ["mean"]),
-        helper.make_node("Div", ["count", "window"], ["fraction"]),
-        helper.make_node("Sub", ["fraction", "half"], ["centred"]),
-        helper.make_node("Mul", ["centred", "eight"], ["length_term"]),
-        helper.make_node("Add", ["mean", "length_term"], ["z"]),
-        helper.make_node("Sigmoid", ["z"], ["logits"]),
-    ]
-    graph = helper.make_graph(nodes, "mean_v2", [x, mask], [out], initializer=consts)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="smart-turn-serving fixtures")
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    return model.SerializeToString()
+    ] + length_logit_nodes()
+    return serialize(nodes, "mean_v2", [x, mask], out, consts)
 
 
 SLOW_MATMULS = 16
@@ -99,17 +109,8 @@ def slow_v2_model() -> bytes:
         helper.make_node("Div", ["total", "window"], ["mean"]),
         helper.make_node("Cast", ["attention_mask"], ["maskf"], to=TensorProto.FLOAT),
         helper.make_node("ReduceSum", ["maskf", "axes"], ["count"], keepdims=1),
-        helper.make_node("Div", ["count", "window"], ["fraction"]),
-        helper.make_node("Sub", ["fraction", "half"], ["centred"]),
-        helper.make_node("Mul", ["centred", "eight"], ["length_term"]),
-        helper.make_node("Add", ["mean", "length_term"], ["z"]),
-        helper.make_node("Sigmoid", ["z"], ["logits"]),
-    ]
-    graph = helper.make_graph(nodes, "slow_v2", [x, mask], [out], initializer=consts)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="smart-turn-serving fixtures")
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    return model.SerializeToString()
+    ] + length_logit_nodes()
+    return serialize(nodes, "slow_v2", [x, mask], out, consts)
 
 
 def mean_v3_model() -> bytes:
@@ -122,11 +123,7 @@ def mean_v3_model() -> bytes:
         helper.make_node("ReduceMean", ["per_mel"], ["mean"], axes=[1], keepdims=1),
         helper.make_node("Sigmoid", ["mean"], ["logits"]),
     ]
-    graph = helper.make_graph(nodes, "mean_v3", [x], [out])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="smart-turn-serving fixtures")
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    return model.SerializeToString()
+    return serialize(nodes, "mean_v3", [x], out)
 
 
 def npy_bytes(array: np.ndarray, version=None) -> bytes:
