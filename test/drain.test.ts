@@ -12,6 +12,7 @@ interface Server {
   child: ChildProcess;
   url: string;
   lines: Array<Record<string, unknown>>;
+  /** Settles once the process has exited and its output has all been read. */
   exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
@@ -21,7 +22,7 @@ async function startServer(env: Record<string, string>): Promise<Server> {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const lines: Array<Record<string, unknown>> = [];
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
   const ready = new Promise<string>((resolve, reject) => {
     let port = 0;
     createInterface({ input: child.stdout! }).on('line', (line) => {
