@@ -216,7 +216,13 @@ export interface Listening {
 /** An HTTP server with timeouts against slow clients and a cap on connections. */
 export function listen(app: Koa, config: Config, port = config.port, host = config.host): Promise<Listening> {
   const server = http.createServer(
-    { headersTimeout: config.headersTimeoutMs, requestTimeout: config.bodyTimeoutMs, keepAliveTimeout: 5000 },
+    {
+      headersTimeout: config.headersTimeoutMs,
+      requestTimeout: config.bodyTimeoutMs,
+      keepAliveTimeout: 5000,
+      // Node checks those two timeouts on this interval (default 30 s): check often enough that they hold.
+      connectionsCheckingInterval: Math.min(1000, config.headersTimeoutMs, config.bodyTimeoutMs),
+    },
     app.callback(),
   );
   server.maxConnections = config.maxConnections;

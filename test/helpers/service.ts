@@ -3,6 +3,7 @@
 import { fileURLToPath } from 'node:url';
 import type { Backend } from '../../ts/backends/backend.js';
 import { loadConfig, type Config } from '../../ts/config.js';
+import type { DestinationStream } from 'pino';
 import { createLogger } from '../../ts/log.js';
 import { startService, type Service } from '../../ts/service.js';
 
@@ -14,9 +15,9 @@ export interface TestService extends Service {
   config: Config;
 }
 
-export async function startTestService(env: Record<string, string> = {}, backend?: Backend): Promise<TestService> {
+export async function startTestService(env: Record<string, string> = {}, backend?: Backend, logTo?: DestinationStream): Promise<TestService> {
   const config = loadConfig({ MODEL_PATH: FIXTURE_V2, BACKEND: 'onnx', HOST: '127.0.0.1', PORT: '0', ...env });
-  const log = createLogger(process.env['SMART_TURN_TEST_LOGS'] === '1' ? 'debug' : 'silent');
+  const log = logTo ? createLogger('info', logTo) : createLogger(process.env['SMART_TURN_TEST_LOGS'] === '1' ? 'debug' : 'silent');
   const service = await startService(config, log, backend ? { backend } : {});
   return Object.assign(service, { url: `http://127.0.0.1:${service.port}`, config });
 }
