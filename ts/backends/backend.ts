@@ -63,3 +63,28 @@ export function allocateInput(spec: TensorSpec, clips: number, shared = false): 
   const memory = shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes);
   return spec.type === 'float32' ? new Float32Array(memory) : new BigInt64Array(memory);
 }
+
+/** Batches of plain memory, kept by size for reuse: the lease/release half of a CPU-side backend. */
+export class BatchPool {
+  readonly #free = new Map<number, Batch[]>();
+
+  constructor(private readonly inputs: readonly TensorSpec[]) {}
+
+  lease(size: number): Batch {
+    const reused = this.#free.get(size)?.pop();
+    if (reused) return reused;
+    const inputs: Record<string, InputArray> = {};
+    for (const spec of this.inputs) inputs[spec.name] = allocateInput(spec, size);
+    return { size, inputs };
+  }
+
+  release(batch: Batch): void {
+    const pool = this.#free.get(batch.size) ?? [];
+    pool.push(batch);
+    this.#free.set(batch.size, pool);
+  }
+
+  clear(): void {
+    this.#free.clear();
+  }
+}

@@ -5,7 +5,7 @@ import type { Worker } from 'node:worker_threads';
 import type { ModelFamily } from '../model/family.js';
 import { startWorker } from '../threads.js';
 import { familyForInputs } from '../model/family.js';
-import { allocateInput, elementsPerClip, type Backend, type BackendInfo, type Batch } from './backend.js';
+import { BatchPool, elementsPerClip, type Backend, type BackendInfo, type Batch } from './backend.js';
 import type { FromWorker, ToWorker, WireInput, WorkerInit } from './onnx-protocol.js';
 
 /**
@@ -33,7 +33,7 @@ export class OnnxBackend implements Backend {
   // One batch at a time: two concurrent runs would only split the same cores.
   readonly maxInFlight = 1;
   readonly #worker: Worker;
-  readonly #free = new Map<number, Batch[]>();
+  readonly #pool: BatchPool;
   readonly #jobs = new Map<number, Job>();
   #nextJob = 0;
   #dead: Error | undefined;
@@ -45,6 +45,7 @@ export class OnnxBackend implements Backend {
     info: BackendInfo,
   ) {
     this.#worker = worker;
+    this.#pool = new BatchPool(family.inputs);
     this.info = info;
     worker.on('message', (message: FromWorker) => {
       if (message.type !== 'result' && message.type !== 'error') return;
@@ -104,17 +105,11 @@ export class OnnxBackend implements Backend {
   }
 
   lease(size: number): Batch {
-    const reused = this.#free.get(size)?.pop();
-    if (reused) return reused;
-    const inputs: Record<string, Float32Array | BigInt64Array> = {};
-    for (const spec of this.family.inputs) inputs[spec.name] = allocateInput(spec, size);
-    return { size, inputs };
+    return this.#pool.lease(size);
   }
 
   release(batch: Batch): void {
-    const pool = this.#free.get(batch.size) ?? [];
-    pool.push(batch);
-    this.#free.set(batch.size, pool);
+    this.#pool.release(batch);
   }
 
   infer(batch: Batch, count: number): Promise<Float32Array> {
@@ -145,7 +140,7 @@ export class OnnxBackend implements Backend {
   }
 
   async close(): Promise<void> {
-    this.#free.clear();
+    this.#pool.clear();
     if (this.#dead) return;
     this.#dead = new Error('ONNX Runtime backend closed');
     const exited = new Promise((resolve) => this.#worker.once('exit', resolve));

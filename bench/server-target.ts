@@ -1,0 +1,52 @@
+// One server under load for bench/server.ts, in its own process so the load generator does not share
+// its event loop: `bare` (node:http that reads the body and answers a fixed JSON) or `smart-turn` (the
+// real service on the zero-cost backend). Prints `PORT <n>` once listening and `CPU <µs>` (its CPU time
+// so far, all threads) on SIGUSR2; exits on SIGTERM, which also writes the CPU profile when started
+// with --cpu-prof.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import pino from 'pino';
+import { loadConfig } from '../ts/config.js';
+import { startService } from '../ts/service.js';
+import { ZeroCostBackend } from '../test/helpers/bench-backend.js';
+
+const BARE_ANSWER = JSON.stringify({ prediction: 1, probability: 0.75, metrics: { inference_time: 0, total_time: 0 } });
+
+async function bare(): Promise<{ port: number; close(): Promise<void> }> {
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      void body;
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(BARE_ANSWER);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+async function smartTurn(env: Record<string, string>): Promise<{ port: number; close(): Promise<void> }> {
+  const config = loadConfig({ BACKEND: 'onnx', HOST: '127.0.0.1', PORT: '0', ...env });
+  // Production logs one line per request: keep that cost, but not the terminal's.
+  const log = pino({ level: config.logLevel, base: { service: 'smart-turn' } }, pino.destination({ dest: '/dev/null', sync: true }));
+  const service = await startService(config, log, { backend: new ZeroCostBackend() });
+  return { port: service.port, close: () => service.stop() };
+}
+
+const [kind = 'bare'] = process.argv.slice(2);
+// Everything else the parent passes through as SMART_TURN_BENCH_ENV (JSON): MICRO_BATCH_WINDOW_MS, LOG_LEVEL...
+const env = JSON.parse(process.env['SMART_TURN_BENCH_ENV'] ?? '{}') as Record<string, string>;
+const target = kind === 'bare' ? await bare() : await smartTurn(env);
+process.stdout.write(`PORT ${target.port}\n`);
+process.on('SIGUSR2', () => {
+  const { user, system } = process.cpuUsage();
+  process.stdout.write(`CPU ${user + system}\n`);
+});
+process.once('SIGTERM', () => {
+  void target.close().finally(() => process.exit(0));
+});
