@@ -55,11 +55,17 @@ def serialize(nodes, name, inputs, output, initializer=()) -> bytes:
     return model.SerializeToString()
 
 
+def v2_interface():
+    """smart-turn v2's inputs and output, batch dimension dynamic."""
+    return (
+        helper.make_tensor_value_info("input_values", TensorProto.FLOAT, ["batch", WINDOW]),
+        helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch", WINDOW]),
+        helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", 1]),
+    )
+
+
 def mean_v2_model() -> bytes:
-    B = "batch"
-    x = helper.make_tensor_value_info("input_values", TensorProto.FLOAT, [B, WINDOW])
-    mask = helper.make_tensor_value_info("attention_mask", TensorProto.INT64, [B, WINDOW])
-    out = helper.make_tensor_value_info("logits", TensorProto.FLOAT, [B, 1])
+    x, mask, out = v2_interface()
     consts = [
         helper.make_tensor("axes", TensorProto.INT64, [1], [1]),
         helper.make_tensor("window", TensorProto.FLOAT, [], [float(WINDOW)]),
@@ -83,10 +89,7 @@ SLOW_MATMULS = 16
 
 
 def slow_v2_model() -> bytes:
-    B = "batch"
-    x = helper.make_tensor_value_info("input_values", TensorProto.FLOAT, [B, WINDOW])
-    mask = helper.make_tensor_value_info("attention_mask", TensorProto.INT64, [B, WINDOW])
-    out = helper.make_tensor_value_info("logits", TensorProto.FLOAT, [B, 1])
+    x, mask, out = v2_interface()
     consts = [
         helper.make_tensor("axes", TensorProto.INT64, [1], [1]),
         helper.make_tensor("chunks", TensorProto.INT64, [3], [0, 500, 512]),

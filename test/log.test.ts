@@ -7,6 +7,15 @@ import { fixture, post, startTestService, type TestService } from './helpers/ser
 
 const f4 = readFileSync(fixture('npy/f4.npy'));
 
+/** Everything the server sent on `socket` before closing it. */
+function untilClosed(socket: net.Socket): Promise<string> {
+  return new Promise((resolve) => {
+    let text = '';
+    socket.on('data', (d) => (text += d));
+    socket.on('close', () => resolve(text));
+  });
+}
+
 class Lines {
   readonly entries: Array<Record<string, unknown>> = [];
   write(chunk: string): void {
@@ -41,11 +50,7 @@ describe('logs and slow clients', () => {
     const socket = net.connect(svc.port, '127.0.0.1');
     socket.write('POST /raw HTTP/1.1\r\nHost: x\r\n'); // and nothing more
     const t0 = performance.now();
-    const answer = await new Promise<string>((resolve) => {
-      let text = '';
-      socket.on('data', (d) => (text += d));
-      socket.on('close', () => resolve(text));
-    });
+    const answer = await untilClosed(socket);
     expect(performance.now() - t0).to.be.lessThan(3000);
     expect(answer).to.match(/^HTTP\/1\.1 408/);
     expect((await post(`${svc.url}/raw`, f4)).status).to.equal(200);
@@ -58,11 +63,7 @@ describe('logs and slow clients', () => {
     socket.write(`POST /raw HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: ${f4.length}\r\n\r\n`);
     socket.write(f4.subarray(0, 100)); // the rest never comes
     const t0 = performance.now();
-    const answer = await new Promise<string>((resolve) => {
-      let text = '';
-      socket.on('data', (d) => (text += d));
-      socket.on('close', () => resolve(text));
-    });
+    const answer = await untilClosed(socket);
     expect(performance.now() - t0).to.be.lessThan(3000);
     expect(answer).to.match(/^HTTP\/1\.1 408/);
     expect((await post(`${svc.url}/raw`, f4)).status).to.equal(200);
