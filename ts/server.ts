@@ -97,15 +97,17 @@ function predict(deps: ServerDeps): Middleware {
     const body = await readAudioBody(ctx, config.maxBodyBytes);
     const decoded = decodeNpy(body).samples;
     state.samples = decoded.length;
-    const clip = await prepare(to16k(decoded, declaredRate(ctx), family.windowSamples));
+    const rate = declaredRate(ctx);
 
-    // A client that goes away while queued must not cost a model run.
+    // A client that goes away before its batch runs (while its features are computed, or while queued)
+    // must not cost a model run.
     const gone = new AbortController();
     const onClose = (): void => {
       if (!ctx.res.writableFinished) gone.abort();
     };
     ctx.res.once('close', onClose);
     try {
+      const clip = await prepare(to16k(decoded, rate, family.windowSamples));
       const result = await batcher.submit(clip, gone.signal);
       Object.assign(state, {
         batchSize: result.batchSize,
