@@ -49,6 +49,30 @@ describe('batcher', () => {
     expect((await Promise.all(queued)).map((r) => r.probability)).to.have.length(2);
   });
 
+  it('counts reservations against the queue limit, and drain waits for them', async () => {
+    backend.hold();
+    const batcher = make({ maxQueue: 2, windowMs: 0 });
+    const running = batcher.submit(clipOf(backend, 100));
+    await sleep(5);
+    const first = batcher.reserve();
+    const second = batcher.reserve();
+    expect(() => batcher.reserve()).to.throw(ServeError).with.property('code', 'QUEUE_FULL');
+    second.cancel();
+    const third = batcher.reserve(); // the cancelled place is free again
+    third.cancel();
+    let drainedYet = false;
+    const drained = batcher.drain().then(() => (drainedYet = true));
+    expect(() => batcher.reserve()).to.throw(ServeError).with.property('code', 'SHUTTING_DOWN');
+    await sleep(20);
+    expect(drainedYet, 'drain waits for the reservation').to.equal(false);
+    // Reserved before the drain began: still accepted and answered.
+    const late = first.submit(clipOf(backend, 300));
+    backend.release();
+    expect((await late).probability).to.be.closeTo(fixtureProbability(300), 1e-6);
+    await running;
+    await drained;
+  });
+
   it('answers a request that waits past its deadline with 503 and never computes it', async () => {
     backend.hold();
     const batcher = make({ timeoutMs: 50, windowMs: 0 });

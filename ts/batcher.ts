@@ -34,6 +34,12 @@ export interface BatcherEvents {
   dispatched?(queueWaitSeconds: number): void;
 }
 
+/** A place in the queue, held while a request is prepared; use it exactly once. */
+export interface Reservation {
+  submit(clip: Clip, signal?: AbortSignal): Promise<BatchResult>;
+  cancel(): void;
+}
+
 interface Pending {
   clip: Clip;
   arrived: number;
@@ -54,6 +60,7 @@ export class Batcher {
   #inFlight = 0;
   #timer: NodeJS.Timeout | undefined;
   #closing = false;
+  #reserved = 0;
   #idle: Array<() => void> = [];
 
   constructor(backend: Backend, options: BatcherOptions, events: BatcherEvents = {}) {
@@ -83,18 +90,49 @@ export class Batcher {
 
   /** Queues a clip; resolves with its probability, or rejects with a ServeError. */
   submit(clip: Clip, signal?: AbortSignal): Promise<BatchResult> {
+    let reservation: Reservation;
+    try {
+      reservation = this.reserve();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return reservation.submit(clip, signal);
+  }
+
+  /**
+   * Admits a request before its clip exists, so that the work of preparing it (features, resampling)
+   * is only done for requests that will get a place: a reservation counts against `maxQueue` from now
+   * until it is submitted or cancelled, and drain() waits for it. Throws QUEUE_FULL or SHUTTING_DOWN.
+   */
+  reserve(): Reservation {
     if (this.#closing) {
       this.#events.rejected?.('shutting_down');
-      return Promise.reject(new ServeError('SHUTTING_DOWN', 'the server is shutting down; retry on another replica', { retryAfter: 1 }));
+      throw new ServeError('SHUTTING_DOWN', 'the server is shutting down; retry on another replica', { retryAfter: 1 });
     }
-    if (this.#queue.length >= this.#options.maxQueue) {
+    if (this.#queue.length + this.#reserved >= this.#options.maxQueue) {
       this.#events.rejected?.('queue_full');
-      return Promise.reject(
-        new ServeError('QUEUE_FULL', `server is at capacity (${this.#options.maxQueue} requests queued); retry shortly`, { retryAfter: 1 }),
-      );
+      throw new ServeError('QUEUE_FULL', `server is at capacity (${this.#options.maxQueue} requests queued); retry shortly`, { retryAfter: 1 });
     }
+    this.#reserved++;
+    let open = true;
+    const close = (): boolean => {
+      if (!open) return false;
+      open = false;
+      this.#reserved--;
+      return true;
+    };
+    return {
+      submit: (clip, signal) => (close() ? this.#enqueue(clip, signal) : Promise.reject(new Error('reservation already used'))),
+      cancel: () => {
+        if (close()) this.#schedule();
+      },
+    };
+  }
+
+  #enqueue(clip: Clip, signal?: AbortSignal): Promise<BatchResult> {
     if (signal?.aborted) {
       this.#events.rejected?.('aborted');
+      this.#schedule();
       return Promise.reject(new ServeError('CLIENT_GONE', 'client disconnected before its request was queued'));
     }
     return new Promise<BatchResult>((resolve, reject) => {
@@ -123,7 +161,7 @@ export class Batcher {
   drain(): Promise<void> {
     this.#closing = true;
     this.#schedule();
-    if (this.#queue.length === 0 && this.#inFlight === 0) return Promise.resolve();
+    if (this.#queue.length === 0 && this.#inFlight === 0 && this.#reserved === 0) return Promise.resolve();
     return new Promise((resolve) => this.#idle.push(resolve));
   }
 
@@ -141,7 +179,7 @@ export class Batcher {
   #schedule(): void {
     if (this.#queue.length === 0) {
       this.#clearTimer();
-      if (this.#inFlight === 0) this.#idle.splice(0).forEach((resolve) => resolve());
+      if (this.#inFlight === 0 && this.#reserved === 0) this.#idle.splice(0).forEach((resolve) => resolve());
       return;
     }
     if (this.#inFlight >= this.#backend.maxInFlight) return; // a completing batch calls back here

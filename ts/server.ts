@@ -98,6 +98,8 @@ function predict(deps: ServerDeps): Middleware {
     const decoded = decodeNpy(body).samples;
     state.samples = decoded.length;
     const rate = declaredRate(ctx);
+    // A place in the queue first: a request that would be refused costs no preprocessing.
+    const place = batcher.reserve();
 
     // A client that goes away before its batch runs (while its features are computed, or while queued)
     // must not cost a model run.
@@ -107,8 +109,14 @@ function predict(deps: ServerDeps): Middleware {
     };
     ctx.res.once('close', onClose);
     try {
-      const clip = await prepare(to16k(decoded, rate, family.windowSamples));
-      const result = await batcher.submit(clip, gone.signal);
+      let clip: Clip;
+      try {
+        clip = await prepare(to16k(decoded, rate, family.windowSamples));
+      } catch (error) {
+        place.cancel();
+        throw error;
+      }
+      const result = await place.submit(clip, gone.signal);
       Object.assign(state, {
         batchSize: result.batchSize,
         bucket: result.bucket,

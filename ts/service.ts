@@ -99,8 +99,10 @@ export async function startService(config: Config, log: Logger, options: Service
 
 /**
  * A queue as long as the backend can work off in `delayMs`, and never shorter than one full round of
- * batches. A count fixed from the buckets alone would be seconds of waiting on a slow CPU model and
- * needless refusals on a GPU; bounding the wait keeps accepted requests fast and sheds the rest at once.
+ * batches. It counts requests from admission, before their features exist, so preparing clips cannot
+ * grow a hidden queue of its own. A count fixed from the buckets alone would be seconds of waiting on a
+ * slow CPU model and needless refusals on a GPU; bounding the wait keeps accepted requests fast and
+ * sheds the rest at once.
  */
 export function defaultMaxQueue(delayMs: number, clipsPerSecond: number, fullRound: number): number {
   return Math.max(fullRound, Math.floor((clipsPerSecond * delayMs) / 1000));
