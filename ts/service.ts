@@ -40,10 +40,11 @@ export async function startService(config: Config, log: Logger, options: Service
     inFlight: () => batcher?.inFlight ?? 0,
   });
   const maxBucket = backend.buckets[backend.buckets.length - 1]!;
+  const fullRound = maxBucket * backend.maxInFlight;
   // Until warm-up has measured the backend, admit one full round of batches.
   batcher = new Batcher(
     backend,
-    { windowMs: config.microBatchWindowMs, maxQueue: config.maxQueue ?? maxBucket * backend.maxInFlight, timeoutMs: config.requestTimeoutMs },
+    { windowMs: config.microBatchWindowMs, maxQueue: config.maxQueue ?? fullRound, timeoutMs: config.requestTimeoutMs },
     combineEvents(metrics.batcherEvents, readiness.events, {
       batch: ({ size, bucket, ok, error }) => {
         if (!ok) log.error({ err: error, size, bucket }, 'backend failed a batch');
@@ -62,7 +63,7 @@ export async function startService(config: Config, log: Logger, options: Service
     const t0 = performance.now();
     const times = await warmUp(backend);
     const clipsPerSecond = (maxBucket / times.get(maxBucket)!) * backend.maxInFlight;
-    if (config.maxQueue === undefined) batcher.maxQueue = defaultMaxQueue(config.maxQueueDelayMs, clipsPerSecond, maxBucket * backend.maxInFlight);
+    if (config.maxQueue === undefined) batcher.maxQueue = defaultMaxQueue(config.maxQueueDelayMs, clipsPerSecond, fullRound);
     readiness.markWarm();
     log.info(
       { seconds: (performance.now() - t0) / 1000, batchSeconds: Object.fromEntries(times), clipsPerSecond, maxQueue: batcher.maxQueue },

@@ -56,12 +56,9 @@ export function elementsPerClip(spec: TensorSpec): number {
   return spec.shape.reduce((a, b) => a * b, 1);
 }
 
-/** Zeroed input memory for `clips` rows; `shared` puts it in a SharedArrayBuffer another thread can read. */
-export function allocateInput(spec: TensorSpec, clips: number, shared = false): InputArray {
+export function allocateInput(spec: TensorSpec, clips: number): InputArray {
   const n = clips * elementsPerClip(spec);
-  const bytes = n * (spec.type === 'float32' ? 4 : 8);
-  const memory = shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes);
-  return spec.type === 'float32' ? new Float32Array(memory) : new BigInt64Array(memory);
+  return spec.type === 'float32' ? new Float32Array(n) : new BigInt64Array(n);
 }
 
 /** Batches of plain memory, kept by size for reuse: the lease/release half of a CPU-side backend. */

@@ -5,7 +5,7 @@ import type { Worker } from 'node:worker_threads';
 import type { ModelFamily } from '../model/family.js';
 import { startWorker } from '../threads.js';
 import { familyForInputs } from '../model/family.js';
-import { BatchPool, elementsPerClip, type Backend, type BackendInfo, type Batch } from './backend.js';
+import { BatchPool, elementsPerClip, type Backend, type BackendInfo, type Batch, type InputArray } from './backend.js';
 import type { FromWorker, ToWorker, WireInput, WorkerInit } from './onnx-protocol.js';
 
 /**
@@ -133,10 +133,10 @@ export class OnnxBackend implements Backend {
 
   /** A batch's memory, back from the session thread: ready to lease again. */
   #returned(wire: WireInput[]): void {
-    const inputs: Record<string, Float32Array | BigInt64Array> = {};
+    const inputs: Record<string, InputArray> = {};
     for (const i of wire) inputs[i.name] = i.type === 'float32' ? new Float32Array(i.buffer) : new BigInt64Array(i.buffer);
-    const size = wire[0]!.buffer.byteLength / (elementsPerClip(this.family.inputs[0]!) * (wire[0]!.type === 'float32' ? 4 : 8));
-    this.release({ size, inputs });
+    const first = this.family.inputs[0]!;
+    this.release({ size: inputs[first.name]!.length / elementsPerClip(first), inputs });
   }
 
   async close(): Promise<void> {
