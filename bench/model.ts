@@ -14,8 +14,10 @@ import { execFileSync, spawn } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { SAMPLE_RATE } from '../ts/audio.js';
 import { OnnxBackend } from '../ts/backends/onnx.js';
+import { numbers } from '../test/helpers/bench.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const PYTHON = '/usr/bin/python3';
@@ -31,25 +33,26 @@ interface Options {
 
 const DEFAULT_REPS: Record<string, number[]> = { v2: [2, 1, 1], v3: [20, 8, 4] };
 
-function parseArgs(argv: string[]): Options {
-  const o: Options = { models: ['v2', 'v3'], batches: [1, 4, 16], reps: undefined, threads: [1, 2], torch: true };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const value = (): string => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${a} needs a value`);
-      return v;
-    };
-    if (a === '--models') o.models = value().split(',');
-    else if (a === '--batches') o.batches = value().split(',').map(Number);
-    else if (a === '--reps') {
-      const reps = value().split(',').map(Number);
-      o.reps = { v2: reps, v3: reps };
-    } else if (a === '--threads') o.threads = value().split(',').map(Number);
-    else if (a === '--no-torch') o.torch = false;
-    else throw new Error(`unknown option ${a}`);
-  }
-  return o;
+function options(argv: string[]): Options {
+  const { values: v } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      models: { type: 'string', default: 'v2,v3' },
+      batches: { type: 'string', default: '1,4,16' },
+      reps: { type: 'string' },
+      threads: { type: 'string', default: '1,2' },
+      'no-torch': { type: 'boolean', default: false },
+    },
+  });
+  const reps = v.reps === undefined ? undefined : numbers(v.reps);
+  return {
+    models: v.models.split(','),
+    batches: numbers(v.batches),
+    reps: reps && { v2: reps, v3: reps },
+    threads: numbers(v.threads),
+    torch: !v['no-torch'],
+  };
 }
 
 const repsFor = (o: Options, model: string, index: number): number => {
@@ -101,7 +104,7 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
 const f = (x: number, d = 2): string => x.toFixed(d);
 
 async function main(): Promise<void> {
-  const o = parseArgs(process.argv.slice(2));
+  const o = options(process.argv.slice(2));
   execFileSync(PYTHON, ['bench/standins.py', 'build', '--models', o.models.join(','), '--out', STANDINS], { cwd: ROOT, stdio: 'inherit' });
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
   // Work per clip, to say how close to the cores' peak a rate is (the explanation batching needs).

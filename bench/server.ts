@@ -19,8 +19,9 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { npyBody } from '../test/helpers/bench.js';
+import { npyBody, numbers } from '../test/helpers/bench.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -34,26 +35,29 @@ interface Options {
   pin: boolean;
 }
 
-function parseArgs(argv: string[]): Options {
-  const o: Options = { duration: 5, concurrency: [1, 16, 64, 256], sizes: [512, 1024], variants: [], also: [], cpuProf: false, pin: true };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const value = (): string => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${a} needs a value`);
-      return v;
-    };
-    const list = (): number[] => value().split(',').map(Number);
-    if (a === '--duration') o.duration = Number(value());
-    else if (a === '--concurrency') o.concurrency = list();
-    else if (a === '--sizes') o.sizes = list();
-    else if (a === '--variant') o.variants.push(Object.fromEntries(value().split(',').map((kv) => kv.split('=') as [string, string])));
-    else if (a === '--also') o.also.push(path.resolve(value()));
-    else if (a === '--cpu-prof') o.cpuProf = true;
-    else if (a === '--no-pin') o.pin = false;
-    else throw new Error(`unknown option ${a}`);
-  }
-  return o;
+function options(argv: string[]): Options {
+  const { values: v } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      duration: { type: 'string', default: '5' },
+      concurrency: { type: 'string', default: '1,16,64,256' },
+      sizes: { type: 'string', default: '512,1024' },
+      variant: { type: 'string', multiple: true, default: [] },
+      also: { type: 'string', multiple: true, default: [] },
+      'cpu-prof': { type: 'boolean', default: false },
+      'no-pin': { type: 'boolean', default: false },
+    },
+  });
+  return {
+    duration: Number(v.duration),
+    concurrency: numbers(v.concurrency),
+    sizes: numbers(v.sizes),
+    variants: v.variant.map((text) => Object.fromEntries(text.split(',').map((kv) => kv.split('=') as [string, string]))),
+    also: v.also.map((dir) => path.resolve(dir)),
+    cpuProf: v['cpu-prof'],
+    pin: !v['no-pin'],
+  };
 }
 
 function hasTaskset(): boolean {
@@ -154,7 +158,7 @@ async function load(t: Target, body: Buffer, connections: number, duration: numb
 const fmt = (n: number, d = 0): string => n.toFixed(d);
 
 async function main(): Promise<void> {
-  const o = parseArgs(process.argv.slice(2));
+  const o = options(process.argv.slice(2));
   if (o.pin && !hasTaskset()) {
     console.error('taskset not found: running unpinned');
     o.pin = false;

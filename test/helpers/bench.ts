@@ -20,3 +20,8 @@ export function npyBody(bytes: number): Buffer {
   }
   return body;
 }
+
+/** A comma-separated list of numbers from the command line: "1,4,16". */
+export function numbers(list: string): number[] {
+  return list.split(',').map(Number);
+}
