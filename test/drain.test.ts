@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { expect } from 'chai';
+import { encodeNpy } from '../tools/lib/npy.js';
 import { fixture, fixtureProbability, post } from './helpers/service.js';
 
 const f4 = readFileSync(fixture('npy/f4.npy'));
@@ -48,13 +49,7 @@ describe('drain', function () {
     // A long window keeps the requests queued until the signal; draining dispatches them at once.
     const server = await startServer({ MODEL_PATH: fixture('models/mean-v2.onnx'), MICRO_BATCH_WINDOW_MS: '1000', BATCH_BUCKETS: '64' });
     const lengths = Array.from({ length: 20 }, (_, i) => 1600 * (i + 1));
-    const bodies = lengths.map((n) => {
-      const samples = new Float32Array(n).map((_, j) => Math.sin(j / 5));
-      const header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${n},), }`;
-      const padded = header + ' '.repeat((64 - ((10 + header.length + 1) % 64)) % 64) + '\n';
-      const head = Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0, padded.length & 0xff, padded.length >> 8]);
-      return Buffer.concat([head, Buffer.from(padded, 'latin1'), Buffer.from(samples.buffer)]);
-    });
+    const bodies = lengths.map((n) => encodeNpy(new Float32Array(n).map((_, j) => Math.sin(j / 5))));
     const answers = Promise.all(bodies.map((body) => post(`${server.url}/raw`, body)));
     while ((await queueDepth(server.url)) < 20) await new Promise((r) => setTimeout(r, 10));
     const t0 = performance.now();
