@@ -7,7 +7,7 @@
 //   → |X|² → 80 Slaney-normalised Slaney-scale mel bins → log10(max(1e-10, ·)) → drop the last of the
 //   801 frames → floor at (max − 8) → (x + 4) / 4.
 // Everything is computed in float64, like NumPy's reference; only the output is float32.
-import { SAMPLE_RATE } from '../audio.js';
+import { lastWindow, SAMPLE_RATE } from '../audio.js';
 import FFT from 'fft.js';
 
 export { SAMPLE_RATE };
@@ -196,7 +196,7 @@ export class WhisperLogMel {
     if (out.length - offset < FEATURES_PER_CLIP) {
       throw new RangeError(`output holds ${out.length - offset} values, features need ${FEATURES_PER_CLIP}`);
     }
-    const audio = samples.length > N_SAMPLES ? samples.subarray(samples.length - N_SAMPLES) : samples;
+    const audio = lastWindow(samples, N_SAMPLES);
     this.#normalizeAndPad(audio);
     let max = -Infinity;
     for (let t = 0; t < N_FRAMES; t += 2) {

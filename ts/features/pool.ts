@@ -3,6 +3,7 @@
 // workers). It adds no CPU: on a CPU backend the workers share cores with ONNX Runtime's threads.
 import type { Worker } from 'node:worker_threads';
 import { startWorker } from '../threads.js';
+import { lastWindow } from '../audio.js';
 import { N_SAMPLES } from './mel.js';
 import type { FeatureReply } from './worker.js';
 
@@ -28,8 +29,7 @@ export class FeaturePool {
    */
   compute(samples: Float32Array): Promise<Float32Array> {
     if (this.#closed) return Promise.reject(new Error('feature pool is closed'));
-    const window = samples.length > N_SAMPLES ? samples.subarray(samples.length - N_SAMPLES) : samples;
-    const copy = window.slice();
+    const copy = lastWindow(samples, N_SAMPLES).slice();
     const id = this.#next++;
     // Round robin: the work per clip is the same, so this balances as well as a queue would.
     const worker = this.#workers[id % this.#workers.length]!;
