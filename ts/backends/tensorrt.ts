@@ -3,9 +3,9 @@
 // memory the GPU copies from. One plan per bucket, built by `npm run build:engines`, described by
 // a manifest that must match this GPU, this TensorRT and this model before anything is served.
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { access, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { hashFile } from '../files.js';
 import type { ModelFamily } from '../model/family.js';
 import { familyForInputs } from '../model/family.js';
 import {
@@ -54,7 +54,7 @@ export function modelKey(model: string): string {
 
 export async function sha256File(file: string): Promise<string> {
   const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  await hashFile(file, hash);
   return hash.digest('hex');
 }
 

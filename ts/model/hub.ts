@@ -11,10 +11,11 @@
 // Environment, as the Hub's clients read it: HF_ENDPOINT, HF_TOKEN (else the token file), HF_HOME,
 // HF_HUB_CACHE, HF_HUB_OFFLINE, HF_HUB_ETAG_TIMEOUT, HF_HUB_DOWNLOAD_TIMEOUT.
 import { createHash, type Hash } from 'node:crypto';
-import { createReadStream, existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { homedir } from 'node:os';
 import * as path from 'node:path';
+import { hashFile } from '../files.js';
 
 export interface HubOptions {
   /** Without a trailing slash. */
@@ -414,10 +415,6 @@ async function receive(
 function rangeStart(res: Response): number | undefined {
   const m = /^bytes (\d+)-/.exec(res.headers.get('content-range') ?? '');
   return m ? Number(m[1]) : undefined;
-}
-
-async function hashFile(file: string, hash: Hash): Promise<void> {
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
 }
 
 /** snapshots/{commit}/{file} → ../../blobs/{etag}, relative like the Hub's, replaced atomically. */
