@@ -1,5 +1,7 @@
 // The audio step: which samples of a request the model sees, and their statistics. Pure functions
-// over Float32Array views, so the payload is read in place and copied once, into the batch.
+// over Float32Array views, so the payload is read in place and copied once, into the batch; the
+// per-sample loops themselves are in samples.ts.
+import { samplePasses } from './samples.js';
 
 export const SAMPLE_RATE = 16_000;
 
@@ -27,13 +29,7 @@ export function moments(samples: Float32Array, epsilon: number): Moments {
   // One pass over the payload instead of two. In float64, E[x²] - mean² is exact enough for float32
   // input: its rounding error (~1e-16 · E[x²]) is below the resolution of the samples themselves
   // (~6e-8 · |x|, squared), and far below the 1e-7 epsilon for audio in [-1, 1].
-  let sum = 0;
-  let squares = 0;
-  for (let i = 0; i < n; i++) {
-    const x = samples[i]!;
-    sum += x;
-    squares += x * x;
-  }
+  const { sum, squares } = samplePasses().sums(samples);
   const mean = sum / n;
   const variance = Math.max(squares / n - mean * mean, 0);
   return { mean, invStd: 1 / Math.sqrt(variance + epsilon) };
@@ -41,6 +37,5 @@ export function moments(samples: Float32Array, epsilon: number): Moments {
 
 /** Writes (x - mean) * invStd of `src` into `dst` starting at `offset`. */
 export function writeNormalized(src: Float32Array, dst: Float32Array, offset: number, m: Moments): void {
-  const { mean, invStd } = m;
-  for (let i = 0; i < src.length; i++) dst[offset + i] = (src[i]! - mean) * invStd;
+  samplePasses().normalize(src, dst, offset, m.mean, m.invStd);
 }

@@ -1,6 +1,7 @@
 // Configuration from the environment, parsed once at start-up. A bad value throws a ConfigError
 // naming the variable; nothing downstream re-validates.
 import { ConfigError } from './errors.js';
+import type { SamplePassesChoice } from './samples.js';
 
 export type BackendChoice = 'auto' | 'onnx' | 'tensorrt';
 export type Dtype = 'bfloat16' | 'float16' | 'float32';
@@ -35,6 +36,8 @@ export interface Config {
   maxConnections: number;
   ortIntraOpThreads: number;
   ortInterOpThreads: number;
+  /** Where the per-sample passes run: the native addon's SIMD C++ when it loads (auto), or JavaScript. */
+  samplePasses: SamplePassesChoice;
   logLevel: LogLevel;
 }
 
@@ -68,6 +71,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxConnections: r.int('MAX_CONNECTIONS', 1024, 1, 1_000_000),
     ortIntraOpThreads: r.int('ORT_INTRA_OP_THREADS', 0, 0, 1024),
     ortInterOpThreads: r.int('ORT_INTER_OP_THREADS', 0, 0, 1024),
+    samplePasses: r.oneOf('SAMPLE_PASSES', ['auto', 'native', 'javascript'] as const, 'auto'),
     logLevel: r.oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
   };
 }

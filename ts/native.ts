@@ -1,5 +1,6 @@
 // The one typed declaration of the raw native addon (native/, built by `npm run build:native`).
-// Only ts/backends/tensorrt.ts and tools/build-engines.ts use it; everything else sees a Backend.
+// Only ts/backends/tensorrt.ts, tools/build-engines.ts and ts/samples.ts (the sample passes) use it;
+// everything else sees a Backend.
 // Threading: [sync] calls return at once; [async] calls wait off the event loop (libuv's pool for
 // open/buildEngine, the addon's own completion thread for infer).
 import { createRequire } from 'node:module';
@@ -118,6 +119,10 @@ export interface NativeAddon {
   open(options: NativeOpenOptions): Promise<NativeEngine>;
   /** [async] */
   buildEngine(options: NativeBuildOptions): Promise<NativeBuildResult>;
+  /** [sync] [sum, sum of squares] of the samples, accumulated in float64. */
+  sumSamples(samples: Float32Array): [number, number];
+  /** [sync] dst[offset + i] = (src[i] - mean) * scale in float64, rounded once; RangeError if dst is too short. */
+  normalizeSamples(src: Float32Array, dst: Float32Array, offset: number, mean: number, scale: number): void;
 }
 
 export interface NativeError extends Error {

@@ -2,6 +2,7 @@
 // samples. Little-endian float32 data is returned as a view of the body, not a copy. Every size is
 // checked against the body before anything is allocated, so a claimed shape cannot cost memory.
 import { ServeError } from './errors.js';
+import { samplePasses } from './samples.js';
 
 const MAGIC = Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]); // \x93NUMPY
 
@@ -78,22 +79,7 @@ export function decodeNpy(body: Buffer): NpyAudio {
     const view = new DataView(body.buffer, absolute, expected);
     for (let i = 0; i < length; i++) samples[i] = info.read(view, i * info.bytes);
   }
-  // A float64 sum of float32 values cannot overflow (|x| < 3.5e38, n < 2^32), so it is finite exactly
-  // when every sample is: one add per sample instead of a test and a branch (four partial sums, since
-  // one chain of adds waits on each add's latency). Found, the culprit is looked up for the message.
-  let s0 = 0;
-  let s1 = 0;
-  let s2 = 0;
-  let s3 = 0;
-  let i = 0;
-  for (; i + 3 < length; i += 4) {
-    s0 += samples[i]!;
-    s1 += samples[i + 1]!;
-    s2 += samples[i + 2]!;
-    s3 += samples[i + 3]!;
-  }
-  for (; i < length; i++) s0 += samples[i]!;
-  if (!Number.isFinite(s0 + s1 + s2 + s3)) {
+  if (!Number.isFinite(samplePasses().sums(samples).sum)) {
     const i = samples.findIndex((x) => !Number.isFinite(x));
     throw bad(`sample ${i} is ${samples[i]}: audio must be finite (no NaN or Inf)`);
   }

@@ -11,6 +11,7 @@ import { FeaturePool } from './features/pool.js';
 import { Metrics } from './metrics.js';
 import { prepareOnPool } from './model/v3.js';
 import { Readiness } from './readiness.js';
+import { useSamplePasses } from './samples.js';
 import { createApp, listen, type Listening } from './server.js';
 
 export interface Service {
@@ -29,8 +30,12 @@ export interface ServiceOptions {
 }
 
 export async function startService(config: Config, log: Logger, options: ServiceOptions = {}): Promise<Service> {
+  const passes = useSamplePasses(config.samplePasses);
   const backend = options.backend ?? (await openBackend(config, log));
-  log.info({ backend: backend.info.name, model: backend.info.model, family: backend.family.id, buckets: backend.buckets, reason: backend.info.reason }, 'backend chosen');
+  log.info(
+    { backend: backend.info.name, model: backend.info.model, family: backend.family.id, buckets: backend.buckets, reason: backend.info.reason, samplePasses: passes.implementation },
+    'backend chosen',
+  );
 
   let batcher: Batcher | undefined;
   const probeClip = backend.family.prepare(new Float32Array(SAMPLE_RATE));

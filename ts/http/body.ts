@@ -63,17 +63,25 @@ function readInto(req: IncomingMessage, buffer: Buffer, length: number): Promise
 }
 
 /**
- * Free body buffers by size class (powers of two from 64 KiB), at most MAX_POOLED bytes of them; a
- * buffer leased past that is simply left to the garbage collector when released.
+ * Free body buffers by size class, at most MAX_POOLED bytes of them; a buffer leased past that is
+ * simply left to the garbage collector when released. Classes are quarter octaves from 64 KiB in 4 KiB
+ * steps, so a body leaves under a fifth of its buffer unused (with powers of two, a 16 s clip, 1 MiB
+ * and its header, took 2 MiB); 128 MiB holds 100 such clips in flight.
  */
 class BodyPool {
   static readonly MIN = 64 * 1024;
-  static readonly MAX_POOLED = 64 * 1024 * 1024;
+  static readonly MAX_POOLED = 128 * 1024 * 1024;
   readonly #free = new Map<number, Buffer[]>();
   #pooled = 0;
 
+  static sizeClass(length: number): number {
+    if (length <= BodyPool.MIN) return BodyPool.MIN;
+    const quarterOctave = 2 ** (Math.ceil(4 * Math.log2(length)) / 4);
+    return Math.ceil(quarterOctave / 4096) * 4096;
+  }
+
   lease(length: number): Buffer {
-    const size = Math.max(BodyPool.MIN, 2 ** Math.ceil(Math.log2(Math.max(length, 1))));
+    const size = BodyPool.sizeClass(length);
     const reused = this.#free.get(size)?.pop();
     if (reused) {
       this.#pooled -= size;

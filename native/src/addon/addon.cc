@@ -3,6 +3,9 @@
 //   status()               [sync]  what this build and machine can do, and why not ({cuda, tensorrt, gpu, versions, reason, ...})
 //   open(options)          [async] Promise<Engine> (see engine_wrap.h); TypeError/RangeError thrown for bad options
 //   buildEngine(options)   [async] Promise<build report>; ONNX -> one TensorRT plan (see trt/trt_builder.h)
+//   sumSamples(x)          [sync]  [sum, sum of squares] of a Float32Array, in float64 (core/samples.h)
+//   normalizeSamples(src, dst, offset, mean, scale)
+//                          [sync]  dst[offset + i] = (src[i] - mean) * scale
 #include <napi.h>
 
 #include <map>
@@ -14,6 +17,7 @@
 #include "addon/engine_wrap.h"
 #include "addon/js_errors.h"
 #include "core/runner.h"
+#include "core/samples.h"
 #include "core/status.h"
 #include "core/test_executors.h"
 #include "cuda/gpu_options.h"
@@ -254,6 +258,35 @@ Napi::Value BuildEngineJs(const Napi::CallbackInfo& info) {
   });
 }
 
+// The two sample passes run on the calling thread: tens of microseconds, less than a hop to a worker.
+Napi::Value SumSamplesJs(const Napi::CallbackInfo& info) {
+  return Guard(info.Env(), [&]() -> Napi::Value {
+    const Napi::Float32Array x = Float32ArrayArg(info, 0, "sumSamples(samples): samples");
+    const SampleSums sums = SumSamples(x.Data(), x.ElementLength());
+    Napi::Array out = Napi::Array::New(info.Env(), 2);
+    out.Set(0u, sums.sum);
+    out.Set(1u, sums.squares);
+    return out;
+  });
+}
+
+Napi::Value NormalizeSamplesJs(const Napi::CallbackInfo& info) {
+  return Guard(info.Env(), [&]() -> Napi::Value {
+    const Napi::Float32Array src = Float32ArrayArg(info, 0, "normalizeSamples: src");
+    Napi::Float32Array dst = Float32ArrayArg(info, 1, "normalizeSamples: dst");
+    const double offset = NumberArg(info, 2, "normalizeSamples: offset");
+    const double mean = NumberArg(info, 3, "normalizeSamples: mean");
+    const double scale = NumberArg(info, 4, "normalizeSamples: scale");
+    const double room = static_cast<double>(dst.ElementLength()) - static_cast<double>(src.ElementLength());
+    if (!(offset >= 0 && offset <= room && offset == std::floor(offset))) {
+      ThrowRangeError("normalizeSamples: offset " + info[2].ToString().Utf8Value() + " does not leave room for " +
+                      std::to_string(src.ElementLength()) + " samples in dst of " + std::to_string(dst.ElementLength()));
+    }
+    NormalizeSamples(src.Data(), src.ElementLength(), dst.Data() + static_cast<std::size_t>(offset), mean, scale);
+    return info.Env().Undefined();
+  });
+}
+
 }  // namespace
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -264,6 +297,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("status", Napi::Function::New(env, Status, "status"));
   exports.Set("open", Napi::Function::New(env, Open, "open"));
   exports.Set("buildEngine", Napi::Function::New(env, BuildEngineJs, "buildEngine"));
+  exports.Set("sumSamples", Napi::Function::New(env, SumSamplesJs, "sumSamples"));
+  exports.Set("normalizeSamples", Napi::Function::New(env, NormalizeSamplesJs, "normalizeSamples"));
   return exports;
 }
 

@@ -64,6 +64,18 @@ inline std::string OneOf(const Napi::Object& o, const char* key, const std::vect
   ThrowRangeError(std::string(key) + " must be one of " + list + ", got " + value);
 }
 
+inline Napi::Float32Array Float32ArrayArg(const Napi::CallbackInfo& info, std::size_t i, const std::string& what) {
+  if (info.Length() <= i || !info[i].IsTypedArray() || info[i].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+    ThrowTypeError(what + " must be a Float32Array");
+  }
+  return info[i].As<Napi::Float32Array>();
+}
+
+inline double NumberArg(const Napi::CallbackInfo& info, std::size_t i, const std::string& what) {
+  if (info.Length() <= i || !info[i].IsNumber()) ThrowTypeError(what + " must be a number");
+  return info[i].As<Napi::Number>().DoubleValue();
+}
+
 inline Napi::Array RequiredArray(const Napi::Object& o, const char* key) {
   if (!o.Get(key).IsArray()) ThrowTypeError(std::string(key) + " must be an array");
   return o.Get(key).As<Napi::Array>();
