@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { SAMPLE_RATE } from '../ts/audio.js';
 import { OnnxBackend } from '../ts/backends/onnx.js';
-import { numbers } from '../test/helpers/bench.js';
+import { numbers } from './lib/bench.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const PYTHON = '/usr/bin/python3';

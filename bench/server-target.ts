@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { loadConfig } from '../ts/config.js';
 import { startService } from '../ts/service.js';
-import { ZeroCostBackend } from '../test/helpers/bench-backend.js';
+import { ZeroCostBackend } from './lib/zero-cost-backend.js';
 
 const BARE_ANSWER = JSON.stringify({ prediction: 1, probability: 0.75, metrics: { inference_time: 0, total_time: 0 } });
 

@@ -1,7 +1,7 @@
 // npm run bench:server [-- options]: front-end overhead, side by side in one run.
 //
 // (a) a bare node:http server that reads the body and answers a fixed JSON, and (b) this server on the
-// zero-cost backend (test/helpers/bench-backend.ts), each in its own child process, are driven by
+// zero-cost backend (bench/lib/zero-cost-backend.ts), each in its own child process, are driven by
 // autocannon in this process with the same .npy bodies (512 KiB and 1 MiB) at each concurrency. The
 // two targets alternate point by point, so drift on a shared machine hits both. On Linux with taskset,
 // the servers are pinned to CPU 0 and this load generator to CPU 1: on 2 cores they would otherwise
@@ -21,7 +21,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { npyBody, numbers } from '../test/helpers/bench.js';
+import { npyBody, numbers } from './lib/bench.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 

@@ -12,8 +12,8 @@ import { readAudioBody } from '../ts/http/body.js';
 import { smartTurnV2 } from '../ts/model/v2.js';
 import { decodeNpy } from '../ts/npy.js';
 import { moments } from '../ts/audio.js';
-import { npyBody } from './helpers/bench.js';
-import { ZeroCostBackend } from './helpers/bench-backend.js';
+import { npyBody } from '../bench/lib/bench.js';
+import { ZeroCostBackend } from '../bench/lib/zero-cost-backend.js';
 import { post, startTestService } from './helpers/service.js';
 
 const WINDOW = 256_000;

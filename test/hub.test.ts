@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { cachedFile, HubError, hubDownload, hubOptionsFromEnv, repoFolder, type HubOptions } from '../ts/model/hub.js';
+import { cachedFile, HubError, hubDownload, hubOptionsFromEnv, repoFolder, type HubOptions } from '../ts/startup/hub.js';
 import { FakeHub, gitBlobSha1, sha256 } from './helpers/hub-server.js';
 
 const C_MAIN = 'a'.repeat(40);

@@ -4,7 +4,7 @@
 import { expect } from 'chai';
 import { TensorRtBackend } from '../ts/backends/tensorrt.js';
 import { Batcher } from '../ts/batcher.js';
-import type { NativeEngine, NativeOpenOptions } from '../ts/native.js';
+import type { NativeEngine, NativeOpenOptions } from '../ts/lib/native.js';
 import { addon, meanV2, rejection, skipWithoutGpu, views, WINDOW, writeRow } from './helpers/native.js';
 
 const open = (extra: Partial<NativeOpenOptions> = {}) => addon.open({ executor: 'test-cuda', buckets: [16, 32, 64], ...extra });

@@ -1,8 +1,8 @@
-// The native addon's N-API surface (ts/native.ts declares it), on the host TEST executor, which
+// The native addon's N-API surface (ts/lib/native.ts declares it), on the host TEST executor, which
 // runs everywhere: argument checks, error mapping, buffer lending, slot rotation, Promise
 // settlement and close. The CUDA path is in native-cuda.test.ts.
 import { expect } from 'chai';
-import type { NativeEngine } from '../ts/native.js';
+import type { NativeEngine } from '../ts/lib/native.js';
 import { addon, meanV2, rejection, sleep, views, WINDOW, writeRow } from './helpers/native.js';
 
 const open = (extra: Record<string, unknown> = {}) =>

@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { OnnxBackend } from '../ts/backends/onnx.js';
 import { ConfigError } from '../ts/errors.js';
-import type { HubOptions } from '../ts/model/hub.js';
-import { resolveModel, V2_EXPORT_PATH, type ModelConfig } from '../ts/model/resolve.js';
+import type { HubOptions } from '../ts/startup/hub.js';
+import { resolveModel, V2_EXPORT_PATH, type ModelConfig } from '../ts/startup/resolve.js';
 import { smartTurnV3 } from '../ts/model/v3.js';
 import { FakeHub } from './helpers/hub-server.js';
 

@@ -1,13 +1,13 @@
-// The per-sample passes (ts/samples.ts): the native addon's SIMD C++ against the JavaScript passes on
+// The per-sample passes (ts/lib/samples.ts): the native addon's SIMD C++ against the JavaScript passes on
 // awkward inputs, the addon's argument checks, and SAMPLE_PASSES end to end through the real server.
 import { createHash } from 'node:crypto';
 import { expect } from 'chai';
 import type { Batch } from '../ts/backends/backend.js';
 import { loadConfig } from '../ts/config.js';
-import { loadNative, type NativeError } from '../ts/native.js';
-import { javascriptPasses, samplePasses, useSamplePasses, type SamplePasses } from '../ts/samples.js';
-import { npyBody } from './helpers/bench.js';
-import { ZeroCostBackend } from './helpers/bench-backend.js';
+import { loadNative, type NativeError } from '../ts/lib/native.js';
+import { javascriptPasses, samplePasses, useSamplePasses, type SamplePasses } from '../ts/lib/samples.js';
+import { npyBody } from '../bench/lib/bench.js';
+import { ZeroCostBackend } from '../bench/lib/zero-cost-backend.js';
 import { post, startTestService } from './helpers/service.js';
 
 const addon = loadNative();
@@ -54,7 +54,7 @@ function expectSameSum(ours: number, theirs: number, magnitude: number, what: st
   expect(Math.abs(ours - theirs), what).to.be.at.most(1e-12 * magnitude + Number.MIN_VALUE);
 }
 
-describe('per-sample passes (ts/samples.ts)', () => {
+describe('per-sample passes (ts/lib/samples.ts)', () => {
   it('runs natively where the addon loads, as in this build', () => {
     expect(native.implementation).to.equal('native');
     expect(samplePasses().implementation).to.equal('native');

@@ -17,7 +17,7 @@ import {
   type EngineManifest,
 } from '../ts/backends/tensorrt.js';
 import { Batcher } from '../ts/batcher.js';
-import type { NativeStatus } from '../ts/native.js';
+import type { NativeStatus } from '../ts/lib/native.js';
 import { addon, rejection, WINDOW } from './helpers/native.js';
 import { FIXTURE_V2 } from './helpers/service.js';
 

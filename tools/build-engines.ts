@@ -19,7 +19,7 @@ import {
 } from '../ts/backends/tensorrt.js';
 import { loadConfig } from '../ts/config.js';
 import { decodeNpy } from '../ts/npy.js';
-import { tryLoadNative, type NativeBuildResult } from '../ts/native.js';
+import { tryLoadNative, type NativeBuildResult } from '../ts/lib/native.js';
 
 const USAGE = `usage: npm run build:engines -- --onnx <model.onnx> [--model <name>] [--dtype bfloat16|float16|float32]
        [--buckets 16,32,64] [--engines-dir engines] [--workspace-mib <MiB>] [--timing-cache <file>] [--device <n>]

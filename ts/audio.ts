@@ -1,7 +1,7 @@
 // The audio step: which samples of a request the model sees, and their statistics. Pure functions
 // over Float32Array views, so the payload is read in place and copied once, into the batch; the
-// per-sample loops themselves are in samples.ts.
-import { samplePasses } from './samples.js';
+// per-sample loops themselves are in lib/samples.ts.
+import { samplePasses } from './lib/samples.js';
 
 export const SAMPLE_RATE = 16_000;
 

@@ -1,7 +1,7 @@
 // Configuration from the environment, parsed once at start-up. A bad value throws a ConfigError
 // naming the variable; nothing downstream re-validates.
 import { ConfigError } from './errors.js';
-import type { SamplePassesChoice } from './samples.js';
+import type { SamplePassesChoice } from './lib/samples.js';
 
 export type BackendChoice = 'auto' | 'onnx' | 'tensorrt';
 export type Dtype = 'bfloat16' | 'float16' | 'float32';

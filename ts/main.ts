@@ -2,7 +2,7 @@
 import { loadConfig, redactedConfig, type Config } from './config.js';
 import { ConfigError } from './errors.js';
 import { createLogger } from './log.js';
-import { HubError } from './model/hub.js';
+import { HubError } from './startup/hub.js';
 import { startService, type Service } from './service.js';
 
 let config: Config;

@@ -2,7 +2,7 @@
 // samples. Little-endian float32 data is returned as a view of the body, not a copy. Every size is
 // checked against the body before anything is allocated, so a claimed shape cannot cost memory.
 import { ServeError } from './errors.js';
-import { samplePasses } from './samples.js';
+import { samplePasses } from './lib/samples.js';
 
 const MAGIC = Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]); // \x93NUMPY
 

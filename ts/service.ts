@@ -2,8 +2,8 @@
 // `main.ts` runs it from the environment; tests run it in-process on port 0.
 import { SAMPLE_RATE } from './audio.js';
 import type { Backend } from './backends/backend.js';
-import { openBackend } from './backends/select.js';
-import { warmUp } from './backends/warmup.js';
+import { openBackend } from './startup/select.js';
+import { warmUp } from './startup/warmup.js';
 import { Batcher, combineEvents } from './batcher.js';
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
@@ -11,7 +11,7 @@ import { FeaturePool } from './features/pool.js';
 import { Metrics } from './metrics.js';
 import { prepareOnPool } from './model/v3.js';
 import { Readiness } from './readiness.js';
-import { useSamplePasses } from './samples.js';
+import { useSamplePasses } from './lib/samples.js';
 import { createApp, listen, type Listening } from './server.js';
 
 export interface Service {

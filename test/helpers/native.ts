@@ -1,6 +1,6 @@
 // Shared by the native addon's tests: the fixture model's answer computed in JS, rows written
 // straight into lent buffers, and GPU availability with the reason to print when tests skip.
-import { loadNative, type NativeAddon, type NativeEngine, type NativeError } from '../../ts/native.js';
+import { loadNative, type NativeAddon, type NativeEngine, type NativeError } from '../../ts/lib/native.js';
 
 export const WINDOW = 256_000;
 

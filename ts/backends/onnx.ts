@@ -3,7 +3,7 @@
 // by transfer, so the clips written into it on this thread are read there in place.
 import type { Worker } from 'node:worker_threads';
 import type { ModelFamily } from '../model/family.js';
-import { startWorker } from '../threads.js';
+import { startWorker } from '../lib/threads.js';
 import { familyForInputs } from '../model/family.js';
 import { BatchPool, elementsPerClip, type Backend, type BackendInfo, type Batch, type InputArray } from './backend.js';
 import type { FromWorker, ToWorker, WireInput, WorkerInit } from './onnx-protocol.js';

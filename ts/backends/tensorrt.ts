@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { access, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { hashFile } from '../files.js';
+import { hashFile } from '../lib/files.js';
 import type { ModelFamily } from '../model/family.js';
 import { familyForInputs } from '../model/family.js';
 import {
@@ -14,7 +14,7 @@ import {
   type NativeOpenOptions,
   type NativeStatus,
   type NativeTensorSpec,
-} from '../native.js';
+} from '../lib/native.js';
 import { type Backend, type BackendInfo, type Batch, type InputArray } from './backend.js';
 
 /** GPU throughput rises with batch size; three buckets bound the padding a batch carries. */

@@ -2,7 +2,7 @@
 // loop (measured on this 2-core machine: longest event-loop gap 33 ms computing in line, 5–7 ms with
 // workers). It adds no CPU: on a CPU backend the workers share cores with ONNX Runtime's threads.
 import type { Worker } from 'node:worker_threads';
-import { startWorker } from '../threads.js';
+import { startWorker } from '../lib/threads.js';
 import { lastWindow } from '../audio.js';
 import { N_SAMPLES } from './mel.js';
 import type { FeatureReply } from './worker.js';

@@ -1,5 +1,5 @@
 // The one typed declaration of the raw native addon (native/, built by `npm run build:native`).
-// Only ts/backends/tensorrt.ts, tools/build-engines.ts and ts/samples.ts (the sample passes) use it;
+// Only ts/backends/tensorrt.ts, tools/build-engines.ts and ts/lib/samples.ts (the sample passes) use it;
 // everything else sees a Backend.
 // Threading: [sync] calls return at once; [async] calls wait off the event loop (libuv's pool for
 // open/buildEngine, the addon's own completion thread for infer).
@@ -129,7 +129,7 @@ export interface NativeError extends Error {
   code?: string;
 }
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 let loaded: { addon: NativeAddon } | { addon: undefined; reason: string } | undefined;
 
 /** The addon, or why it cannot be loaded (not built, or built for another Node ABI). */

@@ -15,7 +15,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { homedir } from 'node:os';
 import * as path from 'node:path';
-import { hashFile } from '../files.js';
+import { hashFile } from '../lib/files.js';
 
 export interface HubOptions {
   /** Without a trailing slash. */

@@ -3,11 +3,11 @@
 import path from 'node:path';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
-import { hubOptionsFromEnv } from '../model/hub.js';
-import { DEFAULT_MODEL_ID, resolveModel } from '../model/resolve.js';
-import type { Backend } from './backend.js';
-import { OnnxBackend } from './onnx.js';
-import { TensorRtBackend, tensorRtAvailability, type EngineLocation } from './tensorrt.js';
+import { hubOptionsFromEnv } from './hub.js';
+import { DEFAULT_MODEL_ID, resolveModel } from './resolve.js';
+import type { Backend } from '../backends/backend.js';
+import { OnnxBackend } from '../backends/onnx.js';
+import { TensorRtBackend, tensorRtAvailability, type EngineLocation } from '../backends/tensorrt.js';
 
 export async function openBackend(config: Config, log: Logger): Promise<Backend> {
   let why = 'BACKEND=onnx';

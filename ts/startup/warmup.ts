@@ -1,7 +1,7 @@
 // One batch per bucket before the replica says it is ready: the first run of each shape pays for
 // allocation and kernel selection (ONNX Runtime) or graph capture (TensorRT), not a client.
 import { SAMPLE_RATE } from '../audio.js';
-import type { Backend } from './backend.js';
+import type { Backend } from '../backends/backend.js';
 
 /** Seconds each bucket's first full batch took: an upper bound on its steady-state time. */
 export type WarmUpTimes = Map<number, number>;
