@@ -7,7 +7,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import Koa from 'koa';
-import type { Batch } from '../ts/backends/backend.js';
+import type { Batch } from '../ts/tensor.js';
 import { readAudioBody } from '../ts/http/body.js';
 import { smartTurnV2 } from '../ts/model/v2.js';
 import { decodeNpy } from '../ts/npy.js';

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { OnnxBackend } from '../ts/backends/onnx.js';
 import { FEATURES_PER_CLIP, N_SAMPLES, WhisperLogMel, whisperLogMel } from '../ts/features/mel.js';
-import { familyForInputs } from '../ts/model/family.js';
+import { familyForInputs } from '../ts/model/families.js';
 import { FeaturePool } from '../ts/features/pool.js';
 import { featureClip, prepareOnPool, smartTurnV3 } from '../ts/model/v3.js';
 import { maxAbsDiff, noise, random, runReference, tones } from './reference/run.js';

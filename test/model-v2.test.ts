@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { allocateInput, type Batch } from '../ts/backends/backend.js';
+import { allocateInput, type Batch } from '../ts/tensor.js';
 import { smartTurnV2 } from '../ts/model/v2.js';
 
 const WINDOW = 256_000;

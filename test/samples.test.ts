@@ -2,7 +2,7 @@
 // awkward inputs, the addon's argument checks, and SAMPLE_PASSES end to end through the real server.
 import { createHash } from 'node:crypto';
 import { expect } from 'chai';
-import type { Batch } from '../ts/backends/backend.js';
+import type { Batch } from '../ts/tensor.js';
 import { loadConfig } from '../ts/config.js';
 import { loadNative, type NativeError } from '../ts/lib/native.js';
 import { javascriptPasses, samplePasses, useSamplePasses, type SamplePasses } from '../ts/lib/samples.js';

@@ -1,7 +1,8 @@
 // A backend that computes nothing, for measuring the front end (bench/server.ts) and for counting the
 // copies a request's payload goes through (test/copies.test.ts). It lends real, pooled input buffers
 // like OnnxBackend, so the family still writes every clip into a batch; `infer` answers a constant.
-import { BatchPool, type Backend, type BackendInfo, type Batch } from '../../ts/backends/backend.js';
+import type { Backend, BackendInfo } from '../../ts/backends/backend.js';
+import { BatchPool, type Batch } from '../../ts/tensor.js';
 import { CPU_BUCKETS } from '../../ts/backends/onnx.js';
 import type { ModelFamily } from '../../ts/model/family.js';
 import { smartTurnV2 } from '../../ts/model/v2.js';

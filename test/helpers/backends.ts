@@ -1,6 +1,7 @@
 // Fault and timing injection around a real backend: the model still computes every row it is given,
 // but a test decides when a batch may start and whether it fails.
-import type { Backend, Batch } from '../../ts/backends/backend.js';
+import type { Backend } from '../../ts/backends/backend.js';
+import type { Batch } from '../../ts/tensor.js';
 
 export class GatedBackend implements Backend {
   /** Rows actually handed to the real backend, over the whole test. */

@@ -1,7 +1,7 @@
 // Messages between OnnxBackend (main thread) and its session thread (onnx-worker.ts). A batch's
 // input memory is transferred to the session thread and back with the answer: ownership moves, bytes
 // are not copied. (onnxruntime-node refuses SharedArrayBuffer-backed tensors: "Invalid argument".)
-import type { TensorType } from './backend.js';
+import type { TensorType } from '../tensor.js';
 
 export interface WorkerInit {
   modelPath: string;

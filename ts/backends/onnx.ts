@@ -4,8 +4,9 @@
 import type { Worker } from 'node:worker_threads';
 import type { ModelFamily } from '../model/family.js';
 import { startWorker } from '../lib/threads.js';
-import { familyForInputs } from '../model/family.js';
-import { BatchPool, elementsPerClip, type Backend, type BackendInfo, type Batch, type InputArray } from './backend.js';
+import { familyForInputs } from '../model/families.js';
+import { BatchPool, elementsPerClip, type Batch, type InputArray } from '../tensor.js';
+import type { Backend, BackendInfo } from './backend.js';
 import type { FromWorker, ToWorker, WireInput, WorkerInit } from './onnx-protocol.js';
 
 /**

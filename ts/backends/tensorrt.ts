@@ -7,7 +7,7 @@ import { access, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { hashFile } from '../lib/files.js';
 import type { ModelFamily } from '../model/family.js';
-import { familyForInputs } from '../model/family.js';
+import { familyForInputs } from '../model/families.js';
 import {
   tryLoadNative,
   type NativeEngine,
@@ -15,7 +15,8 @@ import {
   type NativeStatus,
   type NativeTensorSpec,
 } from '../lib/native.js';
-import { type Backend, type BackendInfo, type Batch, type InputArray } from './backend.js';
+import type { Batch, InputArray } from '../tensor.js';
+import { type Backend, type BackendInfo } from './backend.js';
 
 /** GPU throughput rises with batch size; three buckets bound the padding a batch carries. */
 export const GPU_BUCKETS: readonly number[] = [16, 32, 64];

@@ -1,8 +1,6 @@
 // A model family is the preprocessing a model was trained with, plus the input tensors it expects.
 // The backend runs whatever ONNX/engine it is given; the family is chosen by that model's inputs.
-import type { Batch, TensorSpec } from '../backends/backend.js';
-import { smartTurnV2 } from './v2.js';
-import { smartTurnV3 } from './v3.js';
+import type { Batch, TensorSpec } from '../tensor.js';
 
 /** A request's audio, validated and reduced to what the model needs; written into a batch later. */
 export interface Clip {
@@ -20,11 +18,4 @@ export interface ModelFamily {
   prepare(samples: Float32Array): Clip;
   /** Fills an unused row of a fixed-size batch with defined data. */
   clear(batch: Batch, slot: number): void;
-}
-
-export const FAMILIES: readonly ModelFamily[] = [smartTurnV2, smartTurnV3];
-
-/** The family whose input names a model declares; undefined if none matches. */
-export function familyForInputs(names: readonly string[]): ModelFamily | undefined {
-  return FAMILIES.find((f) => f.inputs.length === names.length && f.inputs.every((i) => names.includes(i.name)));
 }

@@ -6,7 +6,7 @@
 // attention_mask 0 over them. Upstream truncates from the end; we keep the last 16 s instead, since the
 // end of the turn is what the model is asked about.
 import { lastWindow, moments, writeNormalized } from '../audio.js';
-import type { Batch } from '../backends/backend.js';
+import type { Batch } from '../tensor.js';
 import type { Clip, ModelFamily } from './family.js';
 
 const WINDOW = 16 * 16_000;

@@ -5,7 +5,7 @@
 // Features are computed in `prepare`, when the request arrives, not in `write`: that work then overlaps
 // the batch ONNX Runtime is running on its own threads, instead of delaying the next batch's dispatch.
 import { lastWindow } from '../audio.js';
-import type { Batch } from '../backends/backend.js';
+import type { Batch } from '../tensor.js';
 import { FEATURES_PER_CLIP, N_FRAMES, N_MELS, N_SAMPLES, whisperLogMel } from '../features/mel.js';
 import type { FeaturePool } from '../features/pool.js';
 import type { Clip, ModelFamily } from './family.js';
