@@ -1,11 +1,20 @@
 // Configuration from the environment, parsed once at start-up. A bad value throws a ConfigError
 // naming the variable; nothing downstream re-validates.
 import { ConfigError } from './errors.js';
-import type { SamplePassesChoice } from './lib/samples.js';
 
-export type BackendChoice = 'auto' | 'onnx' | 'tensorrt';
-export type Dtype = 'bfloat16' | 'float16' | 'float32';
-export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+// Each list below is the one home of its names: the parser accepts exactly these, and the types that
+// other modules use are derived from them.
+export const BACKENDS = ['onnx', 'tensorrt'] as const;
+export type BackendName = (typeof BACKENDS)[number];
+export const BACKEND_CHOICES = ['auto', ...BACKENDS] as const;
+export type BackendChoice = (typeof BACKEND_CHOICES)[number];
+/** Precisions TensorRT engines are built and served in. */
+export const DTYPES = ['bfloat16', 'float16', 'float32'] as const;
+export type Dtype = (typeof DTYPES)[number];
+export const SAMPLE_PASSES_CHOICES = ['auto', 'native', 'javascript'] as const;
+export type SamplePassesChoice = (typeof SAMPLE_PASSES_CHOICES)[number];
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export interface Config {
   host: string;
@@ -53,8 +62,8 @@ export function loadConfig(env: Env = process.env): Config {
     batchBuckets: r.buckets('BATCH_BUCKETS'),
     microBatchWindowMs: r.number('MICRO_BATCH_WINDOW_MS', 2, 0, 1000),
     threshold: r.number('THRESHOLD', 0.5, 0, 1),
-    dtype: r.oneOf('DTYPE', ['bfloat16', 'float16', 'float32'] as const, 'bfloat16'),
-    backend: r.oneOf('BACKEND', ['auto', 'onnx', 'tensorrt'] as const, 'auto'),
+    dtype: r.oneOf('DTYPE', DTYPES, 'bfloat16'),
+    backend: r.oneOf('BACKEND', BACKEND_CHOICES, 'auto'),
     cudaGraphs: r.flag('CUDA_GRAPHS', true),
     modelId: r.optionalString('MODEL_ID'),
     modelRevision: r.string('MODEL_REVISION', 'main'),
@@ -71,8 +80,8 @@ export function loadConfig(env: Env = process.env): Config {
     maxConnections: r.int('MAX_CONNECTIONS', 1024, 1, 1_000_000),
     ortIntraOpThreads: r.int('ORT_INTRA_OP_THREADS', 0, 0, 1024),
     ortInterOpThreads: r.int('ORT_INTER_OP_THREADS', 0, 0, 1024),
-    samplePasses: r.oneOf('SAMPLE_PASSES', ['auto', 'native', 'javascript'] as const, 'auto'),
-    logLevel: r.oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
+    samplePasses: r.oneOf('SAMPLE_PASSES', SAMPLE_PASSES_CHOICES, 'auto'),
+    logLevel: r.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
   };
 }
 

@@ -7,10 +7,9 @@
 // medium 90 ms from 8 kHz, 130 ms from 24 kHz, 160 ms from 48 kHz; fastest (80 % passband) 30–85 ms;
 // best (97 %) about 500 ms from 48 kHz. Only requests that declare a rate other than 16 kHz pay it.
 import LibSampleRate from '@alexanderolsen/libsamplerate-js';
-import { SAMPLE_RATE as TARGET_RATE } from './audio.js';
+import { SAMPLE_RATE } from './audio.js';
 import { ServeError } from './errors.js';
 
-export { TARGET_RATE };
 export const MIN_RATE = 8_000;
 export const MAX_RATE = 192_000;
 
@@ -24,7 +23,7 @@ const CONVERTERS = {
 
 // One converter for the process (per worker thread): creating one compiles the WASM module, so it is
 // done once at import. `simple()` is stateless between calls, so requests never bleed into each other.
-const converter = await LibSampleRate.create(1, 48_000, TARGET_RATE, { converterType: CONVERTERS.medium });
+const converter = await LibSampleRate.create(1, 48_000, SAMPLE_RATE, { converterType: CONVERTERS.medium });
 
 /** Throws BAD_QUERY unless `rate` is a whole number of Hz in [MIN_RATE, MAX_RATE]. */
 export function checkSampleRate(rate: number): void {
@@ -39,7 +38,7 @@ export function checkSampleRate(rate: number): void {
  */
 export function resampleTo16k(samples: Float32Array, fromRate: number, quality: ResampleQuality = 'medium'): Float32Array {
   checkSampleRate(fromRate);
-  if (fromRate === TARGET_RATE || samples.length === 0) return samples;
+  if (fromRate === SAMPLE_RATE || samples.length === 0) return samples;
   converter.converterType = CONVERTERS[quality];
   converter.inputSampleRate = fromRate;
   return converter.simple(samples);

@@ -3,7 +3,8 @@
 // the server's own (ts/resample.ts, libsamplerate), so a tool sends what a resampling client would.
 import { readFileSync } from 'node:fs';
 import wavefile from 'wavefile';
-import { resampleTo16k, TARGET_RATE } from '../../ts/resample.js';
+import { SAMPLE_RATE } from '../../ts/audio.js';
+import { resampleTo16k } from '../../ts/resample.js';
 
 export interface DecodedWav {
   /** Mono, 16 kHz, nominally in [-1, 1]. */
@@ -67,7 +68,7 @@ export function decodeWav(bytes: Uint8Array, name = 'the WAV'): DecodedWav {
  * max_duration_secs, since the end decides the turn); a shorter one gets leading silence.
  */
 export function fitToSeconds(samples: Float32Array, seconds: number): Float32Array {
-  const n = Math.round(seconds * TARGET_RATE);
+  const n = Math.round(seconds * SAMPLE_RATE);
   if (samples.length >= n) return samples.slice(samples.length - n);
   const out = new Float32Array(n);
   out.set(samples, n - samples.length);
@@ -76,9 +77,9 @@ export function fitToSeconds(samples: Float32Array, seconds: number): Float32Arr
 
 /** A 220 Hz tone with a slow tremolo, for when no sample is given. */
 export function tone(seconds: number): Float32Array {
-  const n = Math.round(seconds * TARGET_RATE);
+  const n = Math.round(seconds * SAMPLE_RATE);
   return Float32Array.from({ length: n }, (_, i) => {
-    const t = i / TARGET_RATE;
+    const t = i / SAMPLE_RATE;
     return 0.3 * Math.sin(2 * Math.PI * 220 * t) * (0.6 + 0.4 * Math.sin(2 * Math.PI * 3 * t));
   });
 }

@@ -1,10 +1,11 @@
 // The contract between the batcher and whatever runs the model. A backend lends input buffers for a
 // batch (`lease`), the model family writes clips straight into them, and `infer` runs the batch.
+import type { BackendName } from '../config.js';
 import type { ModelFamily } from '../model/family.js';
 import type { Batch } from '../tensor.js';
 
 export interface BackendInfo {
-  readonly name: 'onnx' | 'tensorrt';
+  readonly name: BackendName;
   /** What the model is, for logs and metrics (a path, a model id, an engine folder). */
   readonly model: string;
   /** Why this backend was chosen, for the start-up log. */

@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { access, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { Dtype } from '../config.js';
 import { hashFile } from '../lib/files.js';
 import type { ModelFamily } from '../model/family.js';
 import { familyForInputs } from '../model/families.js';
@@ -23,7 +24,7 @@ export const GPU_BUCKETS: readonly number[] = [16, 32, 64];
 export const MANIFEST = 'manifest.json';
 export const MANIFEST_FORMAT = 1;
 
-export type EngineDtype = 'bfloat16' | 'float16' | 'float32';
+export type EngineDtype = Dtype;
 
 /** engines/<model>/<dtype>/manifest.json, written by tools/build-engines.ts after validation. */
 export interface EngineManifest {

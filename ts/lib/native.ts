@@ -6,6 +6,7 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Dtype } from '../config.js';
 
 export type NativeExecutor = 'tensorrt' | 'test-host' | 'test-cuda';
 export type NativeTensorType = 'float32' | 'int64';
@@ -97,7 +98,7 @@ export interface NativeBuildOptions {
   onnx: string;
   plan: string;
   bucket: number;
-  dtype: 'bfloat16' | 'float16' | 'float32';
+  dtype: Dtype;
   /** 0 or absent: TensorRT's default. */
   workspaceMiB?: number;
   timingCache?: string;

@@ -3,6 +3,7 @@
 // work per request, so they run in the native addon's vectorized C++ when it is loaded (2-10× faster
 // per pass than V8's scalar loops) and in plain JavaScript otherwise, with the same arithmetic: float64 sums
 // (in another order, so they may differ in the last bits) and bit-identical normalized samples.
+import type { SamplePassesChoice } from '../config.js';
 import { ConfigError } from '../errors.js';
 import { tryLoadNative } from './native.js';
 
@@ -59,8 +60,6 @@ const nativePasses: SamplePasses | undefined = addon && {
   },
   normalize: (src, dst, offset, mean, scale) => addon.normalizeSamples(src, dst, offset, mean, scale),
 };
-
-export type SamplePassesChoice = 'auto' | 'native' | 'javascript';
 
 let current: SamplePasses = nativePasses ?? javascriptPasses;
 

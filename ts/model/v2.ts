@@ -5,11 +5,11 @@
 // zero-mean/unit-variance over the real samples (`do_normalize`, epsilon 1e-7), zeros on the right with
 // attention_mask 0 over them. Upstream truncates from the end; we keep the last 16 s instead, since the
 // end of the turn is what the model is asked about.
-import { lastWindow, moments, writeNormalized } from '../audio.js';
+import { lastWindow, moments, SAMPLE_RATE, writeNormalized } from '../audio.js';
 import type { Batch } from '../tensor.js';
 import type { Clip, ModelFamily } from './family.js';
 
-const WINDOW = 16 * 16_000;
+const WINDOW = 16 * SAMPLE_RATE;
 const EPSILON = 1e-7;
 
 function rows(batch: Batch): { values: Float32Array; mask: BigInt64Array } {

@@ -5,11 +5,9 @@
 //   publishes as PyTorch weights only, so it comes from `npm run export:model`.
 import { stat } from 'node:fs/promises';
 import * as path from 'node:path';
-import type { Config } from '../config.js';
+import type { BackendName, Config } from '../config.js';
 import { ConfigError } from '../errors.js';
 import { hubDownload, hubOptionsFromEnv, type HubOptions } from './hub.js';
-
-export type BackendName = 'onnx' | 'tensorrt';
 
 export interface ResolvedModel {
   /** The ONNX file to load. */
