@@ -12,6 +12,7 @@ import { readAudioBody } from '../ts/http/body.js';
 import { smartTurnV2 } from '../ts/model/v2.js';
 import { decodeNpy } from '../ts/npy.js';
 import { moments } from '../ts/audio.js';
+import { samplePasses } from '../ts/lib/samples.js';
 import { npyBody } from '../bench/lib/bench.js';
 import { ZeroCostBackend } from '../bench/lib/zero-cost-backend.js';
 import { post, startTestService } from './helpers/service.js';
@@ -93,7 +94,7 @@ const bytesOf = (a: ArrayBufferView): Buffer => Buffer.from(a.buffer, a.byteOffs
 function expectedRow(body: Buffer): Float32Array {
   const { samples } = decodeNpy(Buffer.from(body));
   const window = samples.subarray(Math.max(0, samples.length - WINDOW));
-  const m = moments(window, 1e-7);
+  const m = moments(window, 1e-7, samplePasses());
   return Float32Array.from(window, (x) => (x - m.mean) * m.invStd);
 }
 

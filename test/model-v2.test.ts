@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { allocateInput, type Batch } from '../ts/tensor.js';
 import { smartTurnV2 } from '../ts/model/v2.js';
+import { javascriptPasses, type SamplePasses } from '../ts/lib/samples.js';
 
 const WINDOW = 256_000;
 function batchOf(size: number): Batch {
@@ -37,6 +38,26 @@ describe('smart-turn v2 window', () => {
     // The 100s at the start were dropped: what remains alternates 0/1, so normalizes to ±1.
     expect(Math.max(...values.subarray(0, 10))).to.be.closeTo(1, 1e-5);
     expect((batch.inputs['attention_mask'] as BigInt64Array).every((m) => m === 1n)).to.equal(true);
+  });
+
+  it('prepares a service\'s clips in line, with the sample passes the service gives it', async () => {
+    const used: string[] = [];
+    const counting: SamplePasses = {
+      implementation: 'javascript',
+      sums: (samples) => (used.push('sums'), javascriptPasses.sums(samples)),
+      normalize: (...args) => (used.push('normalize'), javascriptPasses.normalize(...args)),
+    };
+    const preparer = smartTurnV2.startPreparer(counting);
+    expect(preparer.windowSamples).to.equal(WINDOW);
+    const samples = Float32Array.from({ length: 5000 }, (_, i) => Math.sin(i / 9));
+    const clip = preparer.prepare(samples);
+    expect(clip).to.not.be.instanceOf(Promise);
+    const [a, b] = [batchOf(1), batchOf(1)];
+    (clip as Awaited<typeof clip>).write(a, 0);
+    expect(used).to.deep.equal(['sums', 'normalize']);
+    smartTurnV2.prepare(samples, javascriptPasses).write(b, 0);
+    expect(a.inputs['input_values']).to.deep.equal(b.inputs['input_values']);
+    await preparer.close();
   });
 
   it('clears a padding row to silence that attends', () => {

@@ -5,14 +5,14 @@ import { expect } from 'chai';
 import type { Batch } from '../ts/tensor.js';
 import { loadConfig } from '../ts/config.js';
 import { loadNative, type NativeError } from '../ts/lib/native.js';
-import { javascriptPasses, samplePasses, useSamplePasses, type SamplePasses } from '../ts/lib/samples.js';
+import { ConfigError } from '../ts/errors.js';
+import { javascriptPasses, samplePasses, type SamplePasses } from '../ts/lib/samples.js';
 import { npyBody } from '../bench/lib/bench.js';
 import { ZeroCostBackend } from '../bench/lib/zero-cost-backend.js';
 import { post, startTestService } from './helpers/service.js';
 
 const addon = loadNative();
-const native = useSamplePasses('native');
-useSamplePasses('auto');
+const native = samplePasses('native');
 
 function seeded(n: number, seed: number, scale = 1): Float32Array {
   let s = seed >>> 0;
@@ -128,11 +128,38 @@ describe('per-sample passes (ts/lib/samples.ts)', () => {
   });
 
   describe('SAMPLE_PASSES', () => {
-    after(() => useSamplePasses('auto'));
-
     it('is validated like every other variable', () => {
       expect(() => loadConfig({ SAMPLE_PASSES: 'simd' })).to.throw(/SAMPLE_PASSES: expected one of auto, native, javascript/);
       expect(loadConfig({}).samplePasses).to.equal('auto');
+    });
+
+    it('native refuses to start without the addon, saying why; auto falls back to JavaScript', () => {
+      const missing = { addon: undefined, reason: 'the native addon is not built' };
+      expect(() => samplePasses('native', missing)).to.throw(ConfigError, /SAMPLE_PASSES: native: the native addon is not built/);
+      expect(samplePasses('auto', missing)).to.equal(javascriptPasses);
+      expect(samplePasses('javascript')).to.equal(javascriptPasses);
+    });
+
+    it('each service runs its own choice, whatever a later one in the same process chose', async function () {
+      this.timeout(30_000);
+      const javascript = await startTestService({ SAMPLE_PASSES: 'javascript' }, new ZeroCostBackend());
+      const nativeService = await startTestService({ SAMPLE_PASSES: 'native' }, new ZeroCostBackend());
+      const sumSamples = addon.sumSamples;
+      let nativeCalls = 0;
+      addon.sumSamples = (samples) => {
+        nativeCalls++;
+        return sumSamples.call(addon, samples);
+      };
+      try {
+        expect((await post(`${javascript.url}/raw`, npyBody(300 * 1024))).status).to.equal(200);
+        expect(nativeCalls, 'native sums for the javascript service').to.equal(0);
+        expect((await post(`${nativeService.url}/raw`, npyBody(300 * 1024))).status).to.equal(200);
+        expect(nativeCalls, 'native sums for the native service').to.be.greaterThan(0);
+      } finally {
+        addon.sumSamples = sumSamples;
+        await javascript.stop();
+        await nativeService.stop();
+      }
     });
 
     it('fills the same batch rows through the server either way', async function () {
@@ -142,7 +169,7 @@ describe('per-sample passes (ts/lib/samples.ts)', () => {
         const backend = new ZeroCostBackend();
         const service = await startTestService({ SAMPLE_PASSES: choice }, backend);
         try {
-          expect(samplePasses().implementation).to.equal(choice);
+          expect(service.passes.implementation).to.equal(choice);
           backend.onInfer = (batch: Batch, count: number) => {
             const values = batch.inputs['input_values'] as Float32Array;
             rows[choice] = createHash('sha256').update(values.subarray(0, count * 256_000)).digest('hex');

@@ -1,7 +1,7 @@
 // The audio step: which samples of a request the model sees, and their statistics. Pure functions
 // over Float32Array views, so the payload is read in place and copied once, into the batch; the
-// per-sample loops themselves are in lib/samples.ts.
-import { samplePasses } from './lib/samples.js';
+// per-sample loops themselves are the SamplePasses of lib/samples.ts that the caller hands in.
+import type { SamplePasses } from './lib/samples.js';
 
 export const SAMPLE_RATE = 16_000;
 
@@ -23,19 +23,19 @@ export interface Moments {
  * Mean and inverse standard deviation (population variance) as Hugging Face's
  * `zero_mean_unit_var_norm` computes them over the unpadded samples, epsilon included.
  */
-export function moments(samples: Float32Array, epsilon: number): Moments {
+export function moments(samples: Float32Array, epsilon: number, passes: SamplePasses): Moments {
   const n = samples.length;
   if (n === 0) return { mean: 0, invStd: 1 / Math.sqrt(epsilon) };
   // One pass over the payload instead of two. In float64, E[x²] - mean² is exact enough for float32
   // input: its rounding error (~1e-16 · E[x²]) is below the resolution of the samples themselves
   // (~6e-8 · |x|, squared), and far below the 1e-7 epsilon for audio in [-1, 1].
-  const { sum, squares } = samplePasses().sums(samples);
+  const { sum, squares } = passes.sums(samples);
   const mean = sum / n;
   const variance = Math.max(squares / n - mean * mean, 0);
   return { mean, invStd: 1 / Math.sqrt(variance + epsilon) };
 }
 
 /** Writes (x - mean) * invStd of `src` into `dst` starting at `offset`. */
-export function writeNormalized(src: Float32Array, dst: Float32Array, offset: number, m: Moments): void {
-  samplePasses().normalize(src, dst, offset, m.mean, m.invStd);
+export function writeNormalized(src: Float32Array, dst: Float32Array, offset: number, m: Moments, passes: SamplePasses): void {
+  passes.normalize(src, dst, offset, m.mean, m.invStd);
 }

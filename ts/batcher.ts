@@ -27,7 +27,7 @@ export interface BatchResult {
 
 export type Rejection = 'queue_full' | 'expired' | 'aborted' | 'shutting_down';
 
-/** What the batcher reports as it works; metrics and readiness hang off this. */
+/** What the batcher reports as it works; metrics and readiness observe it. */
 export interface BatcherEvents {
   batch?(info: { size: number; bucket: number; seconds: number; ok: boolean; error?: unknown }): void;
   rejected?(reason: Rejection): void;
@@ -54,6 +54,7 @@ const now = (): number => performance.now();
 export class Batcher {
   readonly #backend: Backend;
   readonly #options: BatcherOptions;
+  readonly #listeners: BatcherEvents[];
   readonly #events: BatcherEvents;
   readonly #maxBucket: number;
   #queue: Pending[] = [];
@@ -67,8 +68,14 @@ export class Batcher {
     if (backend.buckets.length === 0) throw new Error('backend has no batch buckets');
     this.#backend = backend;
     this.#options = { ...options };
-    this.#events = events;
+    this.#listeners = [events];
+    this.#events = fanOut(this.#listeners);
     this.#maxBucket = backend.buckets[backend.buckets.length - 1]!;
+  }
+
+  /** Reports to `listener` too from now on: what watches the batcher is made after it. */
+  observe(listener: BatcherEvents): void {
+    this.#listeners.push(listener);
   }
 
   get maxQueue(): number {
@@ -248,8 +255,8 @@ export class Batcher {
   }
 }
 
-/** One BatcherEvents that forwards to each of several listeners. */
-export function combineEvents(...listeners: BatcherEvents[]): BatcherEvents {
+/** One BatcherEvents that forwards to each listener in the list, as the list is when it reports. */
+function fanOut(listeners: readonly BatcherEvents[]): BatcherEvents {
   return {
     batch: (info) => listeners.forEach((l) => l.batch?.(info)),
     rejected: (reason) => listeners.forEach((l) => l.rejected?.(reason)),

@@ -2,7 +2,7 @@
 // samples. Little-endian float32 data is returned as a view of the body, not a copy. Every size is
 // checked against the body before anything is allocated, so a claimed shape cannot cost memory.
 import { ServeError } from './errors.js';
-import { samplePasses } from './lib/samples.js';
+import { samplePasses, type SamplePasses } from './lib/samples.js';
 
 const MAGIC = Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]); // \x93NUMPY
 
@@ -33,7 +33,8 @@ function bad(message: string): ServeError {
   return new ServeError('BAD_NPY', message);
 }
 
-export function decodeNpy(body: Buffer): NpyAudio {
+/** `passes` runs the finite check: the service's own, or SAMPLE_PASSES' default for other callers. */
+export function decodeNpy(body: Buffer, passes: SamplePasses = samplePasses()): NpyAudio {
   if (body.length < 10 || !body.subarray(0, 6).equals(MAGIC)) {
     throw bad('body is not a .npy file: it must start with \\x93NUMPY, as np.save writes it');
   }
@@ -79,7 +80,7 @@ export function decodeNpy(body: Buffer): NpyAudio {
     const view = new DataView(body.buffer, absolute, expected);
     for (let i = 0; i < length; i++) samples[i] = info.read(view, i * info.bytes);
   }
-  if (!Number.isFinite(samplePasses().sums(samples).sum)) {
+  if (!Number.isFinite(passes.sums(samples).sum)) {
     const i = samples.findIndex((x) => !Number.isFinite(x));
     throw bad(`sample ${i} is ${samples[i]}: audio must be finite (no NaN or Inf)`);
   }

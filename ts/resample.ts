@@ -21,10 +21,6 @@ const CONVERTERS = {
   fastest: LibSampleRate.ConverterType.SRC_SINC_FASTEST,
 } as const;
 
-// One converter for the process (per worker thread): creating one compiles the WASM module, so it is
-// done once at import. `simple()` is stateless between calls, so requests never bleed into each other.
-const converter = await LibSampleRate.create(1, 48_000, SAMPLE_RATE, { converterType: CONVERTERS.medium });
-
 /** Throws BAD_QUERY unless `rate` is a whole number of Hz in [MIN_RATE, MAX_RATE]. */
 export function checkSampleRate(rate: number): void {
   if (!Number.isInteger(rate) || rate < MIN_RATE || rate > MAX_RATE) {
@@ -32,14 +28,33 @@ export function checkSampleRate(rate: number): void {
   }
 }
 
+type Converter = Awaited<ReturnType<typeof LibSampleRate.create>>;
+
 /**
- * `samples` (mono, at `fromRate` Hz) resampled to 16 kHz. At 16 kHz already, returns `samples` itself.
- * Throws ServeError BAD_QUERY for a rate outside [8000, 192000] or not a whole number.
+ * One converter, made by `create` (which compiles the WASM module) for whoever resamples: the service
+ * at start-up, a tool once. `simple()` keeps no state between calls, so requests never bleed into each
+ * other; a converter belongs to the thread that made it.
  */
-export function resampleTo16k(samples: Float32Array, fromRate: number, quality: ResampleQuality = 'medium'): Float32Array {
-  checkSampleRate(fromRate);
-  if (fromRate === SAMPLE_RATE || samples.length === 0) return samples;
-  converter.converterType = CONVERTERS[quality];
-  converter.inputSampleRate = fromRate;
-  return converter.simple(samples);
+export class Resampler {
+  readonly #converter: Converter;
+
+  private constructor(converter: Converter) {
+    this.#converter = converter;
+  }
+
+  static async create(): Promise<Resampler> {
+    return new Resampler(await LibSampleRate.create(1, 48_000, SAMPLE_RATE, { converterType: CONVERTERS.medium }));
+  }
+
+  /**
+   * `samples` (mono, at `fromRate` Hz) resampled to 16 kHz. At 16 kHz already, returns `samples` itself.
+   * Throws ServeError BAD_QUERY for a rate outside [8000, 192000] or not a whole number.
+   */
+  to16k(samples: Float32Array, fromRate: number, quality: ResampleQuality = 'medium'): Float32Array {
+    checkSampleRate(fromRate);
+    if (fromRate === SAMPLE_RATE || samples.length === 0) return samples;
+    this.#converter.converterType = CONVERTERS[quality];
+    this.#converter.inputSampleRate = fromRate;
+    return this.#converter.simple(samples);
+  }
 }

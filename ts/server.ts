@@ -1,5 +1,5 @@
 // The HTTP face: Pipecat's HttpSmartTurnAnalyzer wire format on POST /raw, plus health, readiness and
-// metrics. A request flows server → npy → audio/model family → batcher → backend.
+// metrics. A request flows server → npy → resample → model family → batcher → backend.
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -10,19 +10,22 @@ import type { Config } from './config.js';
 import { ServeError } from './errors.js';
 import { requireKey } from './http/auth.js';
 import { readAudioBody } from './http/body.js';
+import type { SamplePasses } from './lib/samples.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
-import type { Clip, ModelFamily } from './model/family.js';
+import type { Clip, Preparer } from './model/family.js';
 import { SAMPLE_RATE } from './audio.js';
 import { decodeNpy } from './npy.js';
-import { checkSampleRate, resampleTo16k } from './resample.js';
+import { checkSampleRate, type Resampler } from './resample.js';
 import type { Readiness } from './readiness.js';
 
 export interface ServerDeps {
   config: Config;
-  family: ModelFamily;
-  /** The family's `prepare`, or an equivalent that does the work off the event loop. */
-  prepare: (samples: Float32Array) => Clip | Promise<Clip>;
+  /** The service's sample passes: the .npy finite check runs on them. */
+  passes: SamplePasses;
+  resampler: Resampler;
+  /** The model family's way of turning 16 kHz audio into a clip. */
+  preparer: Preparer;
   batcher: Batcher;
   metrics: Metrics;
   readiness: Readiness;
@@ -91,11 +94,11 @@ export function createApp(deps: ServerDeps): Koa {
 }
 
 function predict(deps: ServerDeps): Middleware {
-  const { config, family, batcher, prepare } = deps;
+  const { config, passes, resampler, preparer, batcher } = deps;
   return async (ctx: Context) => {
     const state = ctx.state as RequestState;
     const body = await readAudioBody(ctx, config.maxBodyBytes);
-    const decoded = decodeNpy(body).samples;
+    const decoded = decodeNpy(body, passes).samples;
     state.samples = decoded.length;
     const rate = declaredRate(ctx);
     // A place in the queue first: a request that would be refused costs no preprocessing.
@@ -111,7 +114,7 @@ function predict(deps: ServerDeps): Middleware {
     try {
       let clip: Clip;
       try {
-        clip = await prepare(to16k(decoded, rate, family.windowSamples));
+        clip = await preparer.prepare(to16k(resampler, decoded, rate, preparer.windowSamples));
       } catch (error) {
         place.cancel();
         throw error;
@@ -152,11 +155,11 @@ function declaredRate(ctx: Context): number | undefined {
 }
 
 /** 16 kHz audio for the model. Only the end the model will see is resampled, bounding the cost. */
-function to16k(samples: Float32Array, rate: number | undefined, windowSamples: number): Float32Array {
+function to16k(resampler: Resampler, samples: Float32Array, rate: number | undefined, windowSamples: number): Float32Array {
   if (rate === undefined || rate === SAMPLE_RATE) return samples;
   // A few extra input samples keep the resampler's filter warm at the window's start.
   const needed = Math.ceil(((windowSamples + 64) * rate) / SAMPLE_RATE);
-  return resampleTo16k(samples.length > needed ? samples.subarray(samples.length - needed) : samples, rate);
+  return resampler.to16k(samples.length > needed ? samples.subarray(samples.length - needed) : samples, rate);
 }
 
 /** Request id, one log line and the request metrics per request, whatever its outcome. */

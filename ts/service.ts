@@ -1,18 +1,18 @@
 // The composition root: backend → batcher → HTTP server, with metrics, readiness and an orderly stop.
-// `main.ts` runs it from the environment; tests run it in-process on port 0.
+// `main.ts` runs it from the environment; tests run it in-process on port 0. Everything a service
+// uses is made here and handed to the parts that need it, so two services in one process share nothing.
 import { SAMPLE_RATE } from './audio.js';
 import type { Backend } from './backends/backend.js';
+import { Batcher } from './batcher.js';
+import type { Config } from './config.js';
+import { samplePasses, type SamplePasses } from './lib/samples.js';
+import type { Logger } from './log.js';
+import { Metrics } from './metrics.js';
+import { Readiness } from './readiness.js';
+import { Resampler } from './resample.js';
+import { createApp, listen, type Listening } from './server.js';
 import { openBackend } from './startup/select.js';
 import { warmUp } from './startup/warmup.js';
-import { Batcher, combineEvents } from './batcher.js';
-import type { Config } from './config.js';
-import type { Logger } from './log.js';
-import { FeaturePool } from './features/pool.js';
-import { Metrics } from './metrics.js';
-import { prepareOnPool } from './model/v3.js';
-import { Readiness } from './readiness.js';
-import { useSamplePasses } from './lib/samples.js';
-import { createApp, listen, type Listening } from './server.js';
 
 export interface Service {
   readonly port: number;
@@ -20,6 +20,8 @@ export interface Service {
   readonly batcher: Batcher;
   readonly readiness: Readiness;
   readonly metrics: Metrics;
+  /** The per-sample passes this service runs (SAMPLE_PASSES). */
+  readonly passes: SamplePasses;
   /** Stops accepting, answers everything accepted, closes the backend. */
   stop(): Promise<void>;
 }
@@ -30,43 +32,41 @@ export interface ServiceOptions {
 }
 
 export async function startService(config: Config, log: Logger, options: ServiceOptions = {}): Promise<Service> {
-  const passes = useSamplePasses(config.samplePasses);
+  const passes = samplePasses(config.samplePasses);
+  const resampler = await Resampler.create();
   const backend = options.backend ?? (await openBackend(config, log));
+  const { family } = backend;
   log.info(
-    { backend: backend.info.name, model: backend.info.model, family: backend.family.id, buckets: backend.buckets, reason: backend.info.reason, samplePasses: passes.implementation },
+    { backend: backend.info.name, model: backend.info.model, family: family.id, buckets: backend.buckets, reason: backend.info.reason, samplePasses: passes.implementation },
     'backend chosen',
   );
 
-  let batcher: Batcher | undefined;
-  const probeClip = backend.family.prepare(new Float32Array(SAMPLE_RATE));
-  const readiness = new Readiness(3, () => batcher!.submit(probeClip));
-  const metrics = new Metrics(backend.info, backend.family.id, {
-    queueDepth: () => batcher?.queueDepth ?? 0,
-    inFlight: () => batcher?.inFlight ?? 0,
-  });
-  const maxBucket = backend.buckets[backend.buckets.length - 1]!;
-  const fullRound = maxBucket * backend.maxInFlight;
-  // Until warm-up has measured the backend, admit one full round of batches.
-  batcher = new Batcher(
-    backend,
-    { windowMs: config.microBatchWindowMs, maxQueue: config.maxQueue ?? fullRound, timeoutMs: config.requestTimeoutMs },
-    combineEvents(metrics.batcherEvents, readiness.events, {
-      batch: ({ size, bucket, ok, error }) => {
-        if (!ok) log.error({ err: error, size, bucket }, 'backend failed a batch');
-      },
-    }),
-  );
-  // Whisper features cost ~15-20 ms a clip on this project's CPUs: on a worker thread they no longer
-  // stall HTTP and batch formation (longest event-loop gap 33 ms in line, 5-7 ms on the pool).
-  const pool = backend.family.id === 'smart-turn-v3' ? new FeaturePool(1) : undefined;
-  const prepare = pool ? (samples: Float32Array) => prepareOnPool(pool, samples) : (samples: Float32Array) => backend.family.prepare(samples);
-  const app = createApp({ config, family: backend.family, prepare, batcher, metrics, readiness, log });
+  const preparer = family.startPreparer(passes);
   let listening: Listening | undefined;
   try {
+    // One second of silence: the clip that warms every bucket up and probes a failing backend.
+    const second = await preparer.prepare(new Float32Array(SAMPLE_RATE));
+    const maxBucket = backend.buckets[backend.buckets.length - 1]!;
+    const fullRound = maxBucket * backend.maxInFlight;
+    // Until warm-up has measured the backend, admit one full round of batches.
+    const batcher = new Batcher(
+      backend,
+      { windowMs: config.microBatchWindowMs, maxQueue: config.maxQueue ?? fullRound, timeoutMs: config.requestTimeoutMs },
+      {
+        batch: ({ size, bucket, ok, error }) => {
+          if (!ok) log.error({ err: error, size, bucket }, 'backend failed a batch');
+        },
+      },
+    );
+    const metrics = new Metrics(backend.info, family.id, { queueDepth: () => batcher.queueDepth, inFlight: () => batcher.inFlight });
+    const readiness = new Readiness(3, () => batcher.submit(second));
+    batcher.observe(metrics.batcherEvents);
+    batcher.observe(readiness.events);
+    const app = createApp({ config, passes, resampler, preparer, batcher, metrics, readiness, log });
     listening = await listen(app, config);
     log.info({ port: listening.port }, 'listening; warming up');
     const t0 = performance.now();
-    const times = await warmUp(backend);
+    const times = await warmUp(backend, second);
     const clipsPerSecond = (maxBucket / times.get(maxBucket)!) * backend.maxInFlight;
     if (config.maxQueue === undefined) batcher.maxQueue = defaultMaxQueue(config.maxQueueDelayMs, clipsPerSecond, fullRound);
     readiness.markWarm();
@@ -74,33 +74,33 @@ export async function startService(config: Config, log: Logger, options: Service
       { seconds: (performance.now() - t0) / 1000, batchSeconds: Object.fromEntries(times), clipsPerSecond, maxQueue: batcher.maxQueue },
       config.maxQueue === undefined ? 'warm-up done; ready (queue limit: what the backend finishes in MAX_QUEUE_DELAY_MS)' : 'warm-up done; ready',
     );
+
+    const server = listening;
+    let stopping: Promise<void> | undefined;
+    return {
+      port: server.port,
+      backend,
+      batcher,
+      readiness,
+      metrics,
+      passes,
+      stop: () =>
+        (stopping ??= (async () => {
+          readiness.markDraining();
+          const closed = server.close();
+          await batcher.drain();
+          server.server.closeIdleConnections();
+          await closed;
+          await preparer.close();
+          await backend.close();
+        })()),
+    };
   } catch (error) {
     await listening?.close();
-    await pool?.close();
+    await preparer.close();
     await backend.close();
     throw error;
   }
-
-  const server = listening;
-  const ready = batcher;
-  let stopping: Promise<void> | undefined;
-  return {
-    port: server.port,
-    backend,
-    batcher: ready,
-    readiness,
-    metrics,
-    stop: () =>
-      (stopping ??= (async () => {
-        readiness.markDraining();
-        const closed = server.close();
-        await ready.drain();
-        server.server.closeIdleConnections();
-        await closed;
-        await pool?.close();
-        await backend.close();
-      })()),
-  };
 }
 
 /**

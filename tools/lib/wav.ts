@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import wavefile from 'wavefile';
 import { SAMPLE_RATE } from '../../ts/audio.js';
-import { resampleTo16k } from '../../ts/resample.js';
+import { Resampler } from '../../ts/resample.js';
 
 export interface DecodedWav {
   /** Mono, 16 kHz, nominally in [-1, 1]. */
@@ -14,6 +14,9 @@ export interface DecodedWav {
   /** wavefile's bit depth code: '8', '16', '24', '32', '32f', '64'. */
   bitDepth: string;
 }
+
+// A tool that reads WAVs resamples them: one converter for the tool's process.
+const resampler = await Resampler.create();
 
 /** Thrown for a file that is not a WAV this tool can read; the message says what to do. */
 export class WavError extends Error {
@@ -56,7 +59,7 @@ export function decodeWav(bytes: Uint8Array, name = 'the WAV'): DecodedWav {
   }
   let samples: Float32Array;
   try {
-    samples = resampleTo16k(mono, sampleRate);
+    samples = resampler.to16k(mono, sampleRate);
   } catch (error) {
     throw new WavError(`${name}: ${(error as Error).message}`);
   }

@@ -5,7 +5,7 @@
 // (in another order, so they may differ in the last bits) and bit-identical normalized samples.
 import type { SamplePassesChoice } from '../config.js';
 import { ConfigError } from '../errors.js';
-import { tryLoadNative } from './native.js';
+import { tryLoadNative, type NativeAddon } from './native.js';
 
 export interface SampleSums {
   /** Finite exactly when every sample is: a float64 sum of float32 values cannot overflow. */
@@ -50,27 +50,27 @@ export const javascriptPasses: SamplePasses = {
   },
 };
 
-const loaded = tryLoadNative();
-const addon = loaded.addon;
-const nativePasses: SamplePasses | undefined = addon && {
-  implementation: 'native',
-  sums(samples) {
-    const [sum, squares] = addon.sumSamples(samples);
-    return { sum, squares };
-  },
-  normalize: (src, dst, offset, mean, scale) => addon.normalizeSamples(src, dst, offset, mean, scale),
-};
-
-let current: SamplePasses = nativePasses ?? javascriptPasses;
-
-/** The passes in use: native where the addon loads, unless `useSamplePasses` said otherwise. */
-export function samplePasses(): SamplePasses {
-  return current;
+/** The passes in the addon's vectorized C++. */
+function nativePasses(addon: NativeAddon): SamplePasses {
+  return {
+    implementation: 'native',
+    sums(samples) {
+      const [sum, squares] = addon.sumSamples(samples);
+      return { sum, squares };
+    },
+    normalize: (src, dst, offset, mean, scale) => addon.normalizeSamples(src, dst, offset, mean, scale),
+  };
 }
 
-/** Chooses the passes at start-up (SAMPLE_PASSES); `native` throws, saying why, if the addon does not load. */
-export function useSamplePasses(choice: SamplePassesChoice): SamplePasses {
-  if (choice === 'native' && !loaded.addon) throw new ConfigError('SAMPLE_PASSES', `native: ${loaded.reason}`);
-  current = choice === 'javascript' ? javascriptPasses : (nativePasses ?? javascriptPasses);
-  return current;
+/**
+ * The passes SAMPLE_PASSES chooses: `auto` (the default) takes the addon's where it loads, `native`
+ * throws, saying why, where it does not. Each service chooses its own and hands them to the steps that
+ * run them, so two services in one process never share a choice; the addon is loaded by the first call,
+ * not by importing this module.
+ */
+export function samplePasses(choice: SamplePassesChoice = 'auto', native = tryLoadNative()): SamplePasses {
+  if (choice === 'javascript') return javascriptPasses;
+  if (native.addon) return nativePasses(native.addon);
+  if (choice === 'native') throw new ConfigError('SAMPLE_PASSES', `native: ${native.reason}`);
+  return javascriptPasses;
 }

@@ -6,8 +6,9 @@
 // attention_mask 0 over them. Upstream truncates from the end; we keep the last 16 s instead, since the
 // end of the turn is what the model is asked about.
 import { lastWindow, moments, SAMPLE_RATE, writeNormalized } from '../audio.js';
+import { samplePasses, type SamplePasses } from '../lib/samples.js';
 import type { Batch } from '../tensor.js';
-import type { Clip, ModelFamily } from './family.js';
+import type { Clip, ModelFamily, Preparer } from './family.js';
 
 const WINDOW = 16 * SAMPLE_RATE;
 const EPSILON = 1e-7;
@@ -43,9 +44,9 @@ export const smartTurnV2: ModelFamily = {
     { name: 'attention_mask', type: 'int64', shape: [WINDOW] },
   ],
 
-  prepare(samples: Float32Array): Clip {
+  prepare(samples: Float32Array, passes: SamplePasses = samplePasses()): Clip {
     const window = lastWindow(samples, WINDOW);
-    const m = moments(window, EPSILON);
+    const m = moments(window, EPSILON, passes);
     return {
       usedSamples: window.length,
       write(batch: Batch, slot: number): void {
@@ -54,7 +55,7 @@ export const smartTurnV2: ModelFamily = {
         const before = known[slot]!;
         const start = slot * WINDOW;
         const end = start + window.length;
-        writeNormalized(window, values, start, m);
+        writeNormalized(window, values, start, m, passes);
         if (before < 0) {
           values.fill(0, end, start + WINDOW);
           mask.fill(1n, start, end);
@@ -67,6 +68,15 @@ export const smartTurnV2: ModelFamily = {
         }
         known[slot] = window.length;
       },
+    };
+  },
+
+  // In line: two passes over the samples cost less than handing them to another thread would.
+  startPreparer(passes: SamplePasses): Preparer {
+    return {
+      windowSamples: WINDOW,
+      prepare: (samples) => smartTurnV2.prepare(samples, passes),
+      close: () => Promise.resolve(),
     };
   },
 

@@ -7,8 +7,8 @@
 import { lastWindow } from '../audio.js';
 import type { Batch } from '../tensor.js';
 import { FEATURES_PER_CLIP, N_FRAMES, N_MELS, N_SAMPLES, whisperLogMel } from '../features/mel.js';
-import type { FeaturePool } from '../features/pool.js';
-import type { Clip, ModelFamily } from './family.js';
+import { FeaturePool } from '../features/pool.js';
+import type { Clip, ModelFamily, Preparer } from './family.js';
 
 /** Features of 8 s of silence: every value at the log floor, (log10(1e-10) + 4) / 4. */
 const SILENCE = -1.5;
@@ -38,6 +38,18 @@ export const smartTurnV3: ModelFamily = {
   prepare(samples: Float32Array): Clip {
     const window = lastWindow(samples, N_SAMPLES);
     return featureClip(whisperLogMel(window), window.length);
+  },
+
+  // On a worker thread: a clip's Whisper features, computed in line, would stall HTTP and batch
+  // formation for as long as they take (see features/pool.ts). The features are computed in the worker's
+  // own JavaScript, so the service's sample passes are not needed here.
+  startPreparer(): Preparer {
+    const pool = new FeaturePool(1);
+    return {
+      windowSamples: N_SAMPLES,
+      prepare: (samples) => prepareOnPool(pool, samples),
+      close: () => pool.close(),
+    };
   },
 
   clear(batch: Batch, slot: number): void {
