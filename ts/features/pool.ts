@@ -3,8 +3,6 @@
 // workers). It adds no CPU: on a CPU backend the workers share cores with ONNX Runtime's threads.
 import type { Worker } from 'node:worker_threads';
 import { startWorker } from '../threads.js';
-import { lastWindow } from '../audio.js';
-import { N_SAMPLES } from './mel.js';
 import type { FeatureReply } from './worker.js';
 
 interface Pending {
@@ -24,12 +22,12 @@ export class FeaturePool {
   }
 
   /**
-   * Features of the last 8 s of `samples` (see WhisperLogMel.compute). The samples are copied, so the
-   * caller keeps its buffer; each promise settles exactly once, rejecting if the pool closes first.
+   * Features of `window` (see WhisperFeatures.compute). The samples are copied, so the caller keeps
+   * its buffer; each promise settles exactly once, rejecting if the pool closes first.
    */
-  compute(samples: Float32Array): Promise<Float32Array> {
+  compute(window: Float32Array): Promise<Float32Array> {
     if (this.#closed) return Promise.reject(new Error('feature pool is closed'));
-    const copy = lastWindow(samples, N_SAMPLES).slice();
+    const copy = window.slice();
     const id = this.#next++;
     // Round robin: the work per clip is the same, so this balances as well as a queue would.
     const worker = this.#workers[id % this.#workers.length]!;

@@ -18,10 +18,7 @@ function row(batch: Batch): Float32Array {
 }
 
 /** A clip whose features are already computed (here or in a worker). */
-export function featureClip(features: Float32Array, usedSamples: number): Clip {
-  if (features.length !== FEATURES_PER_CLIP) {
-    throw new RangeError(`expected ${FEATURES_PER_CLIP} features, got ${features.length}`);
-  }
+function featureClip(features: Float32Array, usedSamples: number): Clip {
   return {
     usedSamples,
     write(batch: Batch, slot: number): void {

@@ -1,0 +1,122 @@
+// npm run bench:features [-- options]: smart-turn v3's Whisper log-mel features per 8 s clip, the
+// JavaScript implementation (the fallback where the addon is not built, and the baseline) against the
+// native addon's kernel, side by side in one process, round after round, each with its own sample
+// passes for the normalization (SAMPLE_PASSES=javascript / native), as the server would run them.
+//
+//   --rounds N   rounds, each timing both implementations (default 5)
+//   --clips N    clips per implementation per round (default 30)
+//   --pool       also: bursts of 8 clips prepared in line vs on the FeaturePool's worker thread, with
+//                CPU per clip and the event loop's delay (monitorEventLoopDelay) for each
+import os from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { FEATURES_PER_CLIP, JavascriptLogMel, N_SAMPLES, nativeLogMel, WhisperFeatures } from '../ts/features/mel.js';
+import { FeaturePool } from '../ts/features/pool.js';
+import { prepareOnPool, smartTurnV3 } from '../ts/model/v3.js';
+import { useSamplePasses, type SamplePassesChoice } from '../ts/samples.js';
+
+const { values: o } = parseArgs({
+  strict: true,
+  options: {
+    rounds: { type: 'string', default: '5' },
+    clips: { type: 'string', default: '30' },
+    pool: { type: 'boolean', default: false },
+  },
+});
+const rounds = Number(o.rounds);
+const clips = Number(o.clips);
+
+/** 8 s of a tone under noise: the cost does not depend on the content. */
+function clip(seed: number): Float32Array {
+  let s = seed;
+  return Float32Array.from({ length: N_SAMPLES }, (_, i) => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return 0.2 * Math.sin(i / 7 + seed) + 0.05 * (s / 2 ** 32 - 0.5);
+  });
+}
+
+interface Cost {
+  wallMs: number;
+  cpuMs: number;
+}
+
+/** Wall and process CPU time per clip for `count` calls of `work`. */
+function cost(count: number, work: (i: number) => void): Cost {
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  for (let i = 0; i < count; i++) work(i);
+  const wallMs = (performance.now() - t0) / count;
+  const { user, system } = process.cpuUsage(cpu0);
+  return { wallMs, cpuMs: (user + system) / 1000 / count };
+}
+
+const range = (xs: number[], digits: number): string => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const at = (q: number): string => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!.toFixed(digits);
+  return `${at(0)}–${at(1)} (median ${at(0.5)})`;
+};
+
+const native = nativeLogMel();
+if (!native) throw new Error('bench:features compares against the native kernel: build the addon first (npm run build:native)');
+const implementations: ReadonlyArray<readonly [SamplePassesChoice & ('javascript' | 'native'), WhisperFeatures]> = [
+  ['javascript', new WhisperFeatures(new JavascriptLogMel())],
+  ['native', new WhisperFeatures(native)],
+];
+const inputs = Array.from({ length: 8 }, (_, i) => clip(i + 1));
+const out = new Float32Array(FEATURES_PER_CLIP);
+
+console.log(`# bench:features — ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown CPU'}, node ${process.version}, load average ${os.loadavg()[0]!.toFixed(2)}`);
+console.log(`# ms per 8 s clip (normalization + log-mel), wall and process CPU; ${clips} clips per implementation per round`);
+for (const [choice, features] of implementations) {
+  useSamplePasses(choice);
+  for (let i = 0; i < 5; i++) features.compute(inputs[i % inputs.length]!, out); // warm-up: JIT, tables, scratch
+}
+const results: Record<string, Cost[]> = { javascript: [], native: [] };
+for (let round = 1; round <= rounds; round++) {
+  const line: string[] = [];
+  for (const [choice, features] of implementations) {
+    useSamplePasses(choice);
+    const c = cost(clips, (i) => features.compute(inputs[i % inputs.length]!, out));
+    results[choice]!.push(c);
+    line.push(`${choice} ${c.wallMs.toFixed(2)} ms (CPU ${c.cpuMs.toFixed(2)})`);
+  }
+  const ratio = results['javascript']![round - 1]!.wallMs / results['native']![round - 1]!.wallMs;
+  console.log(`round ${round}: ${line.join(', ')}, javascript ÷ native ${ratio.toFixed(1)}×`);
+}
+useSamplePasses('auto');
+const ratios = results['javascript']!.map((j, i) => j.wallMs / results['native']![i]!.wallMs);
+console.log(`\njavascript ms per clip: ${range(results['javascript']!.map((c) => c.wallMs), 2)}, CPU ${range(results['javascript']!.map((c) => c.cpuMs), 2)}`);
+console.log(`native ms per clip:     ${range(results['native']!.map((c) => c.wallMs), 2)}, CPU ${range(results['native']!.map((c) => c.cpuMs), 2)}`);
+console.log(`javascript ÷ native:    ${range(ratios, 1)}×`);
+
+if (o.pool) {
+  // Bursts of 8 requests, like 8 clients whose bodies arrive together: in line, each is prepared in
+  // its own macrotask on the event loop; on the pool, the loop only copies and posts them.
+  const BURST = 8;
+  const pool = new FeaturePool(1);
+  const inLine = (x: Float32Array): Promise<unknown> => new Promise((resolve) => setImmediate(() => resolve(smartTurnV3.prepare(x))));
+  const onPool = (x: Float32Array): Promise<unknown> => prepareOnPool(pool, x);
+  const modes: ReadonlyArray<readonly [string, (x: Float32Array) => Promise<unknown>]> = [
+    ['in line', inLine],
+    ['pool', onPool],
+  ];
+  for (const [, prepare] of modes) await Promise.all(inputs.map(prepare)); // warm-up: worker start, JIT
+  console.log(`\n# bursts of ${BURST} clips, ${clips} bursts per mode per round: process CPU per clip (all threads), wall per burst, event-loop delay`);
+  for (let round = 1; round <= rounds; round++) {
+    const line: string[] = [];
+    for (const [name, prepare] of modes) {
+      const delay = monitorEventLoopDelay({ resolution: 1 });
+      const cpu0 = process.cpuUsage();
+      const t0 = performance.now();
+      delay.enable();
+      for (let b = 0; b < clips; b++) await Promise.all(inputs.slice(0, BURST).map(prepare));
+      delay.disable();
+      const wall = (performance.now() - t0) / clips;
+      const { user, system } = process.cpuUsage(cpu0);
+      const cpu = (user + system) / 1000 / (clips * BURST);
+      line.push(`${name}: CPU ${cpu.toFixed(2)} ms/clip, ${wall.toFixed(1)} ms/burst, delay p99 ${(delay.percentile(99) / 1e6).toFixed(1)} max ${(delay.max / 1e6).toFixed(1)} ms`);
+    }
+    console.log(`round ${round}: ${line.join('; ')}`);
+  }
+  await pool.close();
+}
