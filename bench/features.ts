@@ -6,7 +6,9 @@
 //   --rounds N   rounds, each timing both implementations (default 5)
 //   --clips N    clips per implementation per round (default 30)
 //   --pool       also: bursts of 8 clips prepared in line vs on the FeaturePool's worker thread, with
-//                CPU per clip and the event loop's delay (monitorEventLoopDelay) for each
+//                CPU per clip (the process's, and the event loop thread's alone) and the event loop's
+//                delay (monitorEventLoopDelay) for each
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -96,17 +98,20 @@ if (o.pool) {
   const pool = new FeaturePool(1);
   const inLine = (x: Float32Array): Promise<unknown> => new Promise((resolve) => setImmediate(() => resolve(smartTurnV3.prepare(x))));
   const onPool = (x: Float32Array): Promise<unknown> => prepareOnPool(pool, x);
+  // The event loop's own CPU time (Linux: the main thread's schedstat, in ns), whatever other threads do.
+  const loopCpuMs = (): number => Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
   const modes: ReadonlyArray<readonly [string, (x: Float32Array) => Promise<unknown>]> = [
     ['in line', inLine],
     ['pool', onPool],
   ];
   for (const [, prepare] of modes) await Promise.all(inputs.map(prepare)); // warm-up: worker start, JIT
-  console.log(`\n# bursts of ${BURST} clips, ${clips} bursts per mode per round: process CPU per clip (all threads), wall per burst, event-loop delay`);
+  console.log(`\n# bursts of ${BURST} clips, ${clips} bursts per mode per round: process CPU per clip (all threads; the event loop's thread alone), wall per burst, event-loop delay`);
   for (let round = 1; round <= rounds; round++) {
     const line: string[] = [];
     for (const [name, prepare] of modes) {
       const delay = monitorEventLoopDelay({ resolution: 1 });
       const cpu0 = process.cpuUsage();
+      const loop0 = loopCpuMs();
       const t0 = performance.now();
       delay.enable();
       for (let b = 0; b < clips; b++) await Promise.all(inputs.slice(0, BURST).map(prepare));
@@ -114,7 +119,8 @@ if (o.pool) {
       const wall = (performance.now() - t0) / clips;
       const { user, system } = process.cpuUsage(cpu0);
       const cpu = (user + system) / 1000 / (clips * BURST);
-      line.push(`${name}: CPU ${cpu.toFixed(2)} ms/clip, ${wall.toFixed(1)} ms/burst, delay p99 ${(delay.percentile(99) / 1e6).toFixed(1)} max ${(delay.max / 1e6).toFixed(1)} ms`);
+      const loop = (loopCpuMs() - loop0) / (clips * BURST);
+      line.push(`${name}: CPU ${cpu.toFixed(2)} ms/clip (event loop ${loop.toFixed(2)}), ${wall.toFixed(1)} ms/burst, delay p99 ${(delay.percentile(99) / 1e6).toFixed(1)} max ${(delay.max / 1e6).toFixed(1)} ms`);
     }
     console.log(`round ${round}: ${line.join('; ')}`);
   }
