@@ -5,16 +5,9 @@
 //
 //   --rounds N   rounds, each timing both implementations (default 5)
 //   --clips N    clips per implementation per round (default 30)
-//   --pool       also: bursts of 8 clips prepared in line vs on the FeaturePool's worker thread, with
-//                CPU per clip (the process's, and the event loop thread's alone) and the event loop's
-//                delay (monitorEventLoopDelay) for each
-import { readFileSync } from 'node:fs';
 import os from 'node:os';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { FEATURES_PER_CLIP, JavascriptLogMel, N_SAMPLES, nativeLogMel, WhisperFeatures } from '../ts/features/mel.js';
-import { FeaturePool } from '../ts/features/pool.js';
-import { prepareOnPool, smartTurnV3 } from '../ts/model/v3.js';
 import { useSamplePasses, type SamplePassesChoice } from '../ts/samples.js';
 
 const { values: o } = parseArgs({
@@ -22,7 +15,6 @@ const { values: o } = parseArgs({
   options: {
     rounds: { type: 'string', default: '5' },
     clips: { type: 'string', default: '30' },
-    pool: { type: 'boolean', default: false },
   },
 });
 const rounds = Number(o.rounds);
@@ -91,38 +83,3 @@ console.log(`\njavascript ms per clip: ${range(results['javascript']!.map((c) =>
 console.log(`native ms per clip:     ${range(results['native']!.map((c) => c.wallMs), 2)}, CPU ${range(results['native']!.map((c) => c.cpuMs), 2)}`);
 console.log(`javascript ÷ native:    ${range(ratios, 1)}×`);
 
-if (o.pool) {
-  // Bursts of 8 requests, like 8 clients whose bodies arrive together: in line, each is prepared in
-  // its own macrotask on the event loop; on the pool, the loop only copies and posts them.
-  const BURST = 8;
-  const pool = new FeaturePool(1);
-  const inLine = (x: Float32Array): Promise<unknown> => new Promise((resolve) => setImmediate(() => resolve(smartTurnV3.prepare(x))));
-  const onPool = (x: Float32Array): Promise<unknown> => prepareOnPool(pool, x);
-  // The event loop's own CPU time (Linux: the main thread's schedstat, in ns), whatever other threads do.
-  const loopCpuMs = (): number => Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
-  const modes: ReadonlyArray<readonly [string, (x: Float32Array) => Promise<unknown>]> = [
-    ['in line', inLine],
-    ['pool', onPool],
-  ];
-  for (const [, prepare] of modes) await Promise.all(inputs.map(prepare)); // warm-up: worker start, JIT
-  console.log(`\n# bursts of ${BURST} clips, ${clips} bursts per mode per round: process CPU per clip (all threads; the event loop's thread alone), wall per burst, event-loop delay`);
-  for (let round = 1; round <= rounds; round++) {
-    const line: string[] = [];
-    for (const [name, prepare] of modes) {
-      const delay = monitorEventLoopDelay({ resolution: 1 });
-      const cpu0 = process.cpuUsage();
-      const loop0 = loopCpuMs();
-      const t0 = performance.now();
-      delay.enable();
-      for (let b = 0; b < clips; b++) await Promise.all(inputs.slice(0, BURST).map(prepare));
-      delay.disable();
-      const wall = (performance.now() - t0) / clips;
-      const { user, system } = process.cpuUsage(cpu0);
-      const cpu = (user + system) / 1000 / (clips * BURST);
-      const loop = (loopCpuMs() - loop0) / (clips * BURST);
-      line.push(`${name}: CPU ${cpu.toFixed(2)} ms/clip (event loop ${loop.toFixed(2)}), ${wall.toFixed(1)} ms/burst, delay p99 ${(delay.percentile(99) / 1e6).toFixed(1)} max ${(delay.max / 1e6).toFixed(1)} ms`);
-    }
-    console.log(`round ${round}: ${line.join('; ')}`);
-  }
-  await pool.close();
-}

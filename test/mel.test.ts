@@ -6,8 +6,7 @@ import { lastWindow } from '../ts/audio.js';
 import { OnnxBackend } from '../ts/backends/onnx.js';
 import { FEATURES_PER_CLIP, JavascriptLogMel, N_SAMPLES, nativeLogMel, WhisperFeatures, whisperLogMel, type LogMelKernel } from '../ts/features/mel.js';
 import { familyForInputs } from '../ts/model/family.js';
-import { FeaturePool } from '../ts/features/pool.js';
-import { prepareOnPool, smartTurnV3 } from '../ts/model/v3.js';
+import { smartTurnV3 } from '../ts/model/v3.js';
 import { tryLoadNative, type NativeError } from '../ts/native.js';
 import { useSamplePasses } from '../ts/samples.js';
 import { maxAbsDiff, noise, random, runReference, tones } from './reference/run.js';
@@ -255,42 +254,6 @@ describe('Whisper log-mel features (smart-turn v3)', () => {
       } finally {
         await backend.close();
       }
-    });
-  });
-
-  describe('on worker threads (FeaturePool)', () => {
-    let pool: FeaturePool;
-    before(() => {
-      pool = new FeaturePool(2);
-    });
-    after(async () => {
-      await pool.close();
-    });
-
-    it('a closed pool refuses work, and rejects what was still pending', async () => {
-      const doomed = new FeaturePool(1);
-      const pending = doomed.compute(noise(N_SAMPLES, 0.1, 1)).catch((e: unknown) => e);
-      await doomed.close();
-      expect(await pending).to.be.instanceOf(Error);
-      expect(await doomed.compute(new Float32Array(10)).catch((e: unknown) => e)).to.be.instanceOf(Error).with.property('message').that.matches(/closed/);
-    });
-
-    it('gives the same features, bit for bit, for clips in flight together, leaving the caller its buffer', async () => {
-      const clips = CASES.slice(0, 6).map(([, x]) => x);
-      const got = await Promise.all(clips.map((c) => pool.compute(c)));
-      got.forEach((features, i) => expect(maxAbsDiff(features, whisperLogMel(clips[i]!))).to.equal(0));
-      expect(clips[4]!.length).to.be.above(0); // not transferred away
-    });
-
-    it('prepareOnPool writes what prepare writes', async () => {
-      const samples = noise(10 * SR, 0.2, 12);
-      const a = { size: 1, inputs: { input_features: new Float32Array(FEATURES_PER_CLIP) } };
-      const b = { size: 1, inputs: { input_features: new Float32Array(FEATURES_PER_CLIP) } };
-      const clip = await prepareOnPool(pool, samples);
-      expect(clip.usedSamples).to.equal(N_SAMPLES);
-      clip.write(a, 0);
-      smartTurnV3.prepare(samples).write(b, 0);
-      expect(maxAbsDiff(a.inputs.input_features, b.inputs.input_features)).to.equal(0);
     });
   });
 });

@@ -180,7 +180,7 @@ describe('server', function () {
   });
 
   describe('smart-turn v3', () => {
-    it('serves a v3 model with Whisper features computed off the event loop', async () => {
+    it('serves a v3 model with Whisper features', async () => {
       svc = await startTestService({ MODEL_PATH: fixture('models/mean-v3.onnx') });
       expect(svc.backend.family.id).to.equal('smart-turn-v3');
       const clips = [tone(16_000), tone(200_000, 1)];

@@ -7,9 +7,7 @@ import { warmUp } from './backends/warmup.js';
 import { Batcher, combineEvents } from './batcher.js';
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
-import { FeaturePool } from './features/pool.js';
 import { Metrics } from './metrics.js';
-import { prepareOnPool } from './model/v3.js';
 import { Readiness } from './readiness.js';
 import { useSamplePasses } from './samples.js';
 import { createApp, listen, type Listening } from './server.js';
@@ -56,10 +54,7 @@ export async function startService(config: Config, log: Logger, options: Service
       },
     }),
   );
-  // Whisper features cost ~15-20 ms a clip on this project's CPUs: on a worker thread they no longer
-  // stall HTTP and batch formation (longest event-loop gap 33 ms in line, 5-7 ms on the pool).
-  const pool = backend.family.id === 'smart-turn-v3' ? new FeaturePool(1) : undefined;
-  const prepare = pool ? (samples: Float32Array) => prepareOnPool(pool, samples) : (samples: Float32Array) => backend.family.prepare(samples);
+  const prepare = (samples: Float32Array) => backend.family.prepare(samples);
   const app = createApp({ config, family: backend.family, prepare, batcher, metrics, readiness, log });
   let listening: Listening | undefined;
   try {
@@ -76,7 +71,6 @@ export async function startService(config: Config, log: Logger, options: Service
     );
   } catch (error) {
     await listening?.close();
-    await pool?.close();
     await backend.close();
     throw error;
   }
@@ -97,7 +91,6 @@ export async function startService(config: Config, log: Logger, options: Service
         await ready.drain();
         server.server.closeIdleConnections();
         await closed;
-        await pool?.close();
         await backend.close();
       })()),
   };

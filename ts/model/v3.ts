@@ -4,10 +4,11 @@
 //
 // Features are computed in `prepare`, when the request arrives, not in `write`: that work then overlaps
 // the batch ONNX Runtime is running on its own threads, instead of delaying the next batch's dispatch.
+// They run on the event loop: the native kernel costs less than the thread hops and copies of a worker
+// pool would add (README, Performance).
 import { lastWindow } from '../audio.js';
 import type { Batch } from '../backends/backend.js';
 import { FEATURES_PER_CLIP, N_FRAMES, N_MELS, N_SAMPLES, whisperLogMel } from '../features/mel.js';
-import type { FeaturePool } from '../features/pool.js';
 import type { Clip, ModelFamily } from './family.js';
 
 /** Features of 8 s of silence: every value at the log floor, (log10(1e-10) + 4) / 4. */
@@ -17,16 +18,6 @@ function row(batch: Batch): Float32Array {
   return batch.inputs['input_features'] as Float32Array;
 }
 
-/** A clip whose features are already computed (here or in a worker). */
-function featureClip(features: Float32Array, usedSamples: number): Clip {
-  return {
-    usedSamples,
-    write(batch: Batch, slot: number): void {
-      row(batch).set(features, slot * FEATURES_PER_CLIP);
-    },
-  };
-}
-
 export const smartTurnV3: ModelFamily = {
   id: 'smart-turn-v3',
   windowSamples: N_SAMPLES,
@@ -34,7 +25,13 @@ export const smartTurnV3: ModelFamily = {
 
   prepare(samples: Float32Array): Clip {
     const window = lastWindow(samples, N_SAMPLES);
-    return featureClip(whisperLogMel(window), window.length);
+    const features = whisperLogMel(window);
+    return {
+      usedSamples: window.length,
+      write(batch: Batch, slot: number): void {
+        row(batch).set(features, slot * FEATURES_PER_CLIP);
+      },
+    };
   },
 
   clear(batch: Batch, slot: number): void {
@@ -42,12 +39,3 @@ export const smartTurnV3: ModelFamily = {
     row(batch).fill(SILENCE, start, start + FEATURES_PER_CLIP);
   },
 };
-
-/**
- * `prepare` with the features computed on a FeaturePool's worker thread instead of the event loop.
- * Same result, bit for bit (test/mel.test.ts).
- */
-export async function prepareOnPool(pool: FeaturePool, samples: Float32Array): Promise<Clip> {
-  const window = lastWindow(samples, N_SAMPLES);
-  return featureClip(await pool.compute(window), window.length);
-}
