@@ -8,7 +8,7 @@
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { FEATURES_PER_CLIP, JavascriptLogMel, N_SAMPLES, nativeLogMel, WhisperFeatures } from '../ts/features/mel.js';
-import { useSamplePasses, type SamplePassesChoice } from '../ts/samples.js';
+import { useSamplePasses } from '../ts/samples.js';
 
 const { values: o } = parseArgs({
   strict: true,
@@ -19,6 +19,9 @@ const { values: o } = parseArgs({
 });
 const rounds = Number(o.rounds);
 const clips = Number(o.clips);
+if (!(Number.isInteger(rounds) && rounds > 0 && Number.isInteger(clips) && clips > 0)) {
+  throw new Error(`--rounds and --clips take positive whole numbers, got ${o.rounds} and ${o.clips}`);
+}
 
 /** 8 s of a tone under noise: the cost does not depend on the content. */
 function clip(seed: number): Float32Array {
@@ -52,7 +55,7 @@ const range = (xs: number[], digits: number): string => {
 
 const native = nativeLogMel();
 if (!native) throw new Error('bench:features compares against the native kernel: build the addon first (npm run build:native)');
-const implementations: ReadonlyArray<readonly [SamplePassesChoice & ('javascript' | 'native'), WhisperFeatures]> = [
+const implementations: ReadonlyArray<readonly ['javascript' | 'native', WhisperFeatures]> = [
   ['javascript', new WhisperFeatures(new JavascriptLogMel())],
   ['native', new WhisperFeatures(native)],
 ];
@@ -74,12 +77,14 @@ for (let round = 1; round <= rounds; round++) {
     results[choice]!.push(c);
     line.push(`${choice} ${c.wallMs.toFixed(2)} ms (CPU ${c.cpuMs.toFixed(2)})`);
   }
-  const ratio = results['javascript']![round - 1]!.wallMs / results['native']![round - 1]!.wallMs;
-  console.log(`round ${round}: ${line.join(', ')}, javascript ÷ native ${ratio.toFixed(1)}×`);
+  const [j, n] = [results['javascript']![round - 1]!, results['native']![round - 1]!];
+  console.log(`round ${round}: ${line.join(', ')}; javascript ÷ native ${(j.wallMs / n.wallMs).toFixed(1)}× (CPU ${(j.cpuMs / n.cpuMs).toFixed(1)}×)`);
 }
 useSamplePasses('auto');
-const ratios = results['javascript']!.map((j, i) => j.wallMs / results['native']![i]!.wallMs);
-console.log(`\njavascript ms per clip: ${range(results['javascript']!.map((c) => c.wallMs), 2)}, CPU ${range(results['javascript']!.map((c) => c.cpuMs), 2)}`);
-console.log(`native ms per clip:     ${range(results['native']!.map((c) => c.wallMs), 2)}, CPU ${range(results['native']!.map((c) => c.cpuMs), 2)}`);
-console.log(`javascript ÷ native:    ${range(ratios, 1)}×`);
+const of = (name: string, key: keyof Cost): number[] => results[name]!.map((c) => c[key]);
+const ratios = (key: keyof Cost): number[] => of('javascript', key).map((j, i) => j / of('native', key)[i]!);
+// On a shared machine wall time counts the time other processes held the core; CPU time does not.
+console.log(`\njavascript ms per clip: ${range(of('javascript', 'wallMs'), 2)}, CPU ${range(of('javascript', 'cpuMs'), 2)}`);
+console.log(`native ms per clip:     ${range(of('native', 'wallMs'), 2)}, CPU ${range(of('native', 'cpuMs'), 2)}`);
+console.log(`javascript ÷ native:    ${range(ratios('wallMs'), 1)}×, CPU ${range(ratios('cpuMs'), 1)}×`);
 

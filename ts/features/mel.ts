@@ -6,9 +6,10 @@
 //   epsilon 1e-7) → centred STFT (reflect padding of n_fft/2, periodic Hann, n_fft 400, hop 160)
 //   → |X|² → 80 Slaney-normalised Slaney-scale mel bins → log10(max(1e-10, ·)) → drop the last of the
 //   801 frames → floor at (max − 8) → (x + 4) / 4.
-// The normalization is the front end's sample passes (audio.ts); the rest, a LogMelKernel, runs in the
-// native addon's vectorized C++ (native/src/core/log_mel.cc) where it loads, and in JavaScript
-// otherwise. Both compute in float64, like NumPy's reference; only the output is float32.
+// The normalization is the front end's sample passes (audio.ts), into float32 as in NumPy's reference;
+// the rest, a LogMelKernel, runs in the native addon's vectorized C++ (native/src/core/log_mel.cc)
+// where it loads, and in JavaScript otherwise, both in float64 like the reference; only the output is
+// float32.
 import FFT from 'fft.js';
 import { moments, SAMPLE_RATE, writeNormalized } from '../audio.js';
 import { tryLoadNative } from '../native.js';

@@ -192,7 +192,8 @@ struct Lanes {
         }
         Complex* out = y + q + s * r * p;
         out[0] = b[0];
-        for (int k = 1; k < r; ++k) out[s * k] = Twiddle(b[k], w[2 * (k - 1)], w[2 * (k - 1) + 1]);
+        // p = 0 has unit twiddles: every butterfly of the last stage, a quarter of all the products.
+        for (int k = 1; k < r; ++k) out[s * k] = p == 0 ? b[k] : Twiddle(b[k], w[2 * (k - 1)], w[2 * (k - 1) + 1]);
       }
     }
   }
