@@ -1,9 +1,14 @@
+// Whisper log-mel features (ts/features/mel.ts): both kernels (the native addon's C++ and the
+// JavaScript fallback) against the NumPy/SciPy reference and each other, the addon's argument checks,
+// and the v3 model family that uses them.
 import { expect } from 'chai';
+import { lastWindow } from '../ts/audio.js';
 import { OnnxBackend } from '../ts/backends/onnx.js';
-import { FEATURES_PER_CLIP, N_SAMPLES, WhisperLogMel, whisperLogMel } from '../ts/features/mel.js';
+import { FEATURES_PER_CLIP, JavascriptLogMel, N_SAMPLES, nativeLogMel, WhisperFeatures, whisperLogMel, type LogMelKernel } from '../ts/features/mel.js';
+import { tryLoadNative, type NativeError } from '../ts/lib/native.js';
+import { javascriptPasses, samplePasses } from '../ts/lib/samples.js';
 import { familyForInputs } from '../ts/model/families.js';
-import { FeaturePool } from '../ts/features/pool.js';
-import { featureClip, prepareOnPool, smartTurnV3 } from '../ts/model/v3.js';
+import { smartTurnV3 } from '../ts/model/v3.js';
 import { maxAbsDiff, noise, random, runReference, tones } from './reference/run.js';
 
 const SR = 16_000;
@@ -52,18 +57,96 @@ const CASES: ReadonlyArray<readonly [string, Float32Array]> = [
   ['chirp 50 Hz → 7.9 kHz', chirp()],
   ['20 s of noise (keeps the last 8 s)', noise(20 * SR, 0.2, 4)],
   ['8 s + 1 sample, random walk', (() => { const r = random(5); const x = new Float32Array(N_SAMPLES + 1); let v = 0; for (let i = 0; i < x.length; i++) x[i] = v = 0.999 * v + (r() - 0.5) * 0.05; return x; })()],
+  ['no samples at all', new Float32Array(0)],
+  ['a DC offset of 0.5 for 3 s (the zero padding moves the mean)', new Float32Array(3 * SR).fill(0.5)],
 ];
+
+/** How far the native kernel may stray from the JavaScript one: float64 sums in another order, its
+ * own log10, and the log rounded to float32 once before the floor (at most 2e-7 of the output). */
+const NATIVE_VS_JAVASCRIPT = 1e-6;
+
+const native = nativeLogMel();
+const KERNELS: ReadonlyArray<readonly [string, () => LogMelKernel | undefined]> = [
+  ['native', () => native],
+  ['javascript', () => new JavascriptLogMel()],
+];
+
+/** What the v3 family computes for a clip: features of its last 8 s, by `kernel`. */
+function featuresOf(kernel: LogMelKernel, samples: Float32Array, passes = samplePasses()): Float32Array {
+  const out = new Float32Array(FEATURES_PER_CLIP);
+  new WhisperFeatures(kernel, passes).compute(lastWindow(samples, N_SAMPLES), out);
+  return out;
+}
+
+function refusal(call: () => void): NativeError {
+  try {
+    call();
+  } catch (error) {
+    return error as NativeError;
+  }
+  throw new Error('expected the call to throw');
+}
 
 describe('Whisper log-mel features (smart-turn v3)', () => {
   describe('bad calls', () => {
-    it('refuses an output buffer too small for one clip', () => {
-      const m = new WhisperLogMel();
-      expect(() => m.compute(new Float32Array(10), new Float32Array(FEATURES_PER_CLIP - 1))).to.throw(RangeError, /64000/);
-      expect(() => m.compute(new Float32Array(10), new Float32Array(FEATURES_PER_CLIP), 1)).to.throw(RangeError);
+    const features = new WhisperFeatures(new JavascriptLogMel(), javascriptPasses);
+
+    it('refuses an output buffer too small for one clip, or an offset that is not a place in it', () => {
+      expect(() => features.compute(new Float32Array(10), new Float32Array(FEATURES_PER_CLIP - 1))).to.throw(RangeError, /64000/);
+      for (const offset of [1, -1, 0.5, Number.NaN]) {
+        expect(() => features.compute(new Float32Array(10), new Float32Array(FEATURES_PER_CLIP), offset)).to.throw(RangeError, /offset/);
+      }
     });
 
-    it('refuses a precomputed clip of the wrong size', () => {
-      expect(() => featureClip(new Float32Array(80 * 801), 10)).to.throw(RangeError, /64000/);
+    it('refuses more than 8 s: the model family cuts the window, once', () => {
+      expect(() => features.compute(new Float32Array(N_SAMPLES + 1), new Float32Array(FEATURES_PER_CLIP))).to.throw(RangeError, /at most 128000/);
+    });
+
+    describe('the addon refuses what would read or write out of bounds', function () {
+      before(function () {
+        if (!native) this.skip(); // the JavaScript kernel alone is tested where the addon is not built
+      });
+      const addon = () => tryLoadNative().addon!;
+      const normalized = new Float32Array(N_SAMPLES);
+      const dst = new Float32Array(FEATURES_PER_CLIP + 10);
+
+      for (const length of [0, N_SAMPLES - 1, N_SAMPLES + 1]) {
+        it(`RangeError for ${length} normalized samples`, () => {
+          const e = refusal(() => addon().whisperLogMel(new Float32Array(length), dst, 0));
+          expect(e).to.be.instanceOf(RangeError);
+          expect(e.code).to.equal('ERR_OUT_OF_RANGE');
+          expect(e.message).to.equal(`whisperLogMel: normalized holds ${length} samples, not 128000`);
+        });
+      }
+
+      for (const [offset, why] of [[11, 'past the end'], [-1, 'negative'], [2.5, 'fractional'], [Number.NaN, 'NaN']] as const) {
+        it(`RangeError for an offset ${why} (${offset})`, () => {
+          const e = refusal(() => addon().whisperLogMel(normalized, dst, offset));
+          expect(e).to.be.instanceOf(RangeError);
+          expect(e.code).to.equal('ERR_OUT_OF_RANGE');
+          expect(e.message).to.match(/offset .* does not leave room for 64000 features in dst of 64010/);
+        });
+      }
+
+      it('TypeError for arguments of the wrong type', () => {
+        for (const call of [
+          () => addon().whisperLogMel(new Float64Array(N_SAMPLES) as unknown as Float32Array, dst, 0),
+          () => addon().whisperLogMel(normalized, Array.from(dst) as unknown as Float32Array, 0),
+          () => addon().whisperLogMel(normalized, dst, '0' as unknown as number),
+          () => (addon().whisperLogMel as (...args: unknown[]) => void)(normalized, dst),
+        ]) {
+          const e = refusal(call);
+          expect(e).to.be.instanceOf(TypeError);
+          expect(e.code).to.equal('ERR_INVALID_ARG_TYPE');
+        }
+      });
+
+      it('writes exactly its 64000 values at the last place that fits', () => {
+        const out = new Float32Array(FEATURES_PER_CLIP + 10).fill(42);
+        addon().whisperLogMel(normalized, out, 10);
+        expect([...out.subarray(0, 10)]).to.deep.equal(new Array(10).fill(42));
+        expect(out.subarray(10).every((v) => v === -1.5)).to.equal(true); // silence: all at the log floor
+      });
     });
   });
 
@@ -77,12 +160,27 @@ describe('Whisper log-mel features (smart-turn v3)', () => {
       expect(reference.length).to.equal(CASES.length * FEATURES_PER_CLIP);
     });
 
-    CASES.forEach(([name, samples], i) => {
-      it(`matches to 1e-4: ${name}`, () => {
-        const ours = whisperLogMel(samples);
-        const theirs = reference.subarray(i * FEATURES_PER_CLIP, (i + 1) * FEATURES_PER_CLIP);
-        expect(maxAbsDiff(ours, theirs)).to.be.at.most(1e-4);
+    for (const [kernelName, kernel] of KERNELS) {
+      describe(`${kernelName} kernel`, function () {
+        before(function () {
+          if (!kernel()) this.skip(); // no addon: its kernel cannot run here
+        });
+        CASES.forEach(([name, samples], i) => {
+          it(`matches to 1e-4: ${name}`, () => {
+            const ours = featuresOf(kernel()!, samples);
+            const theirs = reference.subarray(i * FEATURES_PER_CLIP, (i + 1) * FEATURES_PER_CLIP);
+            expect(maxAbsDiff(ours, theirs)).to.be.at.most(1e-4);
+          });
+        });
       });
+    }
+
+    it(`the two kernels agree to ${NATIVE_VS_JAVASCRIPT} on every case`, function () {
+      if (!native) this.skip();
+      const javascript = new JavascriptLogMel();
+      for (const [name, samples] of CASES) {
+        expect(maxAbsDiff(featuresOf(native, samples), featuresOf(javascript, samples)), name).to.be.at.most(NATIVE_VS_JAVASCRIPT);
+      }
     });
 
     it('would notice a dropped first frame instead of the last (the test can fail)', () => {
@@ -109,6 +207,16 @@ describe('Whisper log-mel features (smart-turn v3)', () => {
       const batch = { size: 1, inputs: { input_features: new Float32Array(FEATURES_PER_CLIP) } };
       clip.write(batch, 0);
       expect(maxAbsDiff(batch.inputs.input_features, whisperLogMel(long.subarray(4 * SR)))).to.equal(0);
+    });
+
+    it('computes on the kernel SAMPLE_PASSES chose: native with the native passes, JavaScript with JavaScript', function () {
+      if (!native) this.skip();
+      const samples = speechLike();
+      const byNative = featuresOf(native, samples);
+      const byJavascript = featuresOf(new JavascriptLogMel(), samples, javascriptPasses);
+      expect(maxAbsDiff(byNative, byJavascript)).to.be.above(0); // else this test could not tell them apart
+      expect(maxAbsDiff(whisperLogMel(samples, samplePasses('javascript')), byJavascript)).to.equal(0);
+      expect(maxAbsDiff(whisperLogMel(samples, samplePasses('native')), byNative)).to.equal(0);
     });
 
     it('writes a clip into its own row and clears a padding row to the features of silence', () => {
@@ -140,42 +248,6 @@ describe('Whisper log-mel features (smart-turn v3)', () => {
       } finally {
         await backend.close();
       }
-    });
-  });
-
-  describe('on worker threads (FeaturePool)', () => {
-    let pool: FeaturePool;
-    before(() => {
-      pool = new FeaturePool(2);
-    });
-    after(async () => {
-      await pool.close();
-    });
-
-    it('a closed pool refuses work, and rejects what was still pending', async () => {
-      const doomed = new FeaturePool(1);
-      const pending = doomed.compute(noise(N_SAMPLES, 0.1, 1)).catch((e: unknown) => e);
-      await doomed.close();
-      expect(await pending).to.be.instanceOf(Error);
-      expect(await doomed.compute(new Float32Array(10)).catch((e: unknown) => e)).to.be.instanceOf(Error).with.property('message').that.matches(/closed/);
-    });
-
-    it('gives the same features, bit for bit, for clips in flight together, leaving the caller its buffer', async () => {
-      const clips = CASES.slice(0, 6).map(([, x]) => x);
-      const got = await Promise.all(clips.map((c) => pool.compute(c)));
-      got.forEach((features, i) => expect(maxAbsDiff(features, whisperLogMel(clips[i]!))).to.equal(0));
-      expect(clips[4]!.length).to.be.above(0); // not transferred away
-    });
-
-    it('prepareOnPool writes what prepare writes', async () => {
-      const samples = noise(10 * SR, 0.2, 12);
-      const a = { size: 1, inputs: { input_features: new Float32Array(FEATURES_PER_CLIP) } };
-      const b = { size: 1, inputs: { input_features: new Float32Array(FEATURES_PER_CLIP) } };
-      const clip = await prepareOnPool(pool, samples);
-      expect(clip.usedSamples).to.equal(N_SAMPLES);
-      clip.write(a, 0);
-      smartTurnV3.prepare(samples).write(b, 0);
-      expect(maxAbsDiff(a.inputs.input_features, b.inputs.input_features)).to.equal(0);
     });
   });
 });

@@ -20,18 +20,18 @@ export interface Moments {
 }
 
 /**
- * Mean and inverse standard deviation (population variance) as Hugging Face's
- * `zero_mean_unit_var_norm` computes them over the unpadded samples, epsilon included.
+ * Mean and inverse standard deviation (population variance), epsilon included, of `count` samples:
+ * `samples`, then zeros. By default over the samples alone, as Hugging Face's `zero_mean_unit_var_norm`
+ * computes them for wav2vec2; Whisper's extractor counts its zero padding too.
  */
-export function moments(samples: Float32Array, epsilon: number, passes: SamplePasses): Moments {
-  const n = samples.length;
-  if (n === 0) return { mean: 0, invStd: 1 / Math.sqrt(epsilon) };
+export function moments(samples: Float32Array, epsilon: number, passes: SamplePasses, count = samples.length): Moments {
+  if (count === 0) return { mean: 0, invStd: 1 / Math.sqrt(epsilon) };
   // One pass over the payload instead of two. In float64, E[x²] - mean² is exact enough for float32
   // input: its rounding error (~1e-16 · E[x²]) is below the resolution of the samples themselves
   // (~6e-8 · |x|, squared), and far below the 1e-7 epsilon for audio in [-1, 1].
   const { sum, squares } = passes.sums(samples);
-  const mean = sum / n;
-  const variance = Math.max(squares / n - mean * mean, 0);
+  const mean = sum / count;
+  const variance = Math.max(squares / count - mean * mean, 0);
   return { mean, invStd: 1 / Math.sqrt(variance + epsilon) };
 }
 

@@ -6,13 +6,17 @@
 //   epsilon 1e-7) → centred STFT (reflect padding of n_fft/2, periodic Hann, n_fft 400, hop 160)
 //   → |X|² → 80 Slaney-normalised Slaney-scale mel bins → log10(max(1e-10, ·)) → drop the last of the
 //   801 frames → floor at (max − 8) → (x + 4) / 4.
-// Everything is computed in float64, like NumPy's reference; only the output is float32.
-import { lastWindow, SAMPLE_RATE } from '../audio.js';
+// The normalization is the front end's sample passes (audio.ts), into float32 as in NumPy's reference;
+// the rest, a LogMelKernel, runs in the native addon's vectorized C++ (native/src/core/log_mel.cc)
+// where it loads, and in JavaScript otherwise, both in float64 like the reference; only the output is
+// float32.
 import FFT from 'fft.js';
+import { moments, SAMPLE_RATE, writeNormalized } from '../audio.js';
+import { tryLoadNative } from '../lib/native.js';
+import { samplePasses, type SamplePasses } from '../lib/samples.js';
 
-export { SAMPLE_RATE };
-export const N_FFT = 400;
-export const HOP_LENGTH = 160;
+const N_FFT = 400;
+const HOP_LENGTH = 160;
 export const N_MELS = 80;
 /** 8 s at 16 kHz: the window smart-turn v3 sees. */
 export const N_SAMPLES = 8 * SAMPLE_RATE;
@@ -170,11 +174,20 @@ class Bluestein {
   }
 }
 
+/** The part of the features after normalization, over exactly N_SAMPLES normalized samples. */
+export interface LogMelKernel {
+  readonly implementation: 'native' | 'javascript';
+  /** Features of `normalized` (N_SAMPLES samples) as float32 [80, 800], mel-major, into `out` at `offset`. */
+  compute(normalized: Float32Array, out: Float32Array, offset: number): void;
+}
+
 /**
- * Reusable scratch for one feature computation at a time (about 2 MB). Not shared between threads;
- * each worker makes its own.
+ * The kernel in JavaScript: the fallback where the addon is not built, and the implementation the
+ * native one is measured against (`npm run bench:features`). Reusable scratch for one computation at
+ * a time (about 2 MB).
  */
-export class WhisperLogMel {
+export class JavascriptLogMel implements LogMelKernel {
+  readonly implementation = 'javascript';
   readonly #window = hannWindow(N_FFT);
   readonly #filters = melFilters();
   readonly #dft = new Bluestein(N_FFT);
@@ -187,17 +200,8 @@ export class WhisperLogMel {
   readonly #powerA = new Float64Array(N_BINS);
   readonly #powerB = new Float64Array(N_BINS);
 
-  /**
-   * Features of the last 8 s of `samples` (16 kHz), zero-padded at the beginning when shorter, as
-   * pipecat's `truncate_audio_to_last_n_seconds` does, written as float32 [80, 800] (mel-major) into
-   * `out` at `offset`.
-   */
-  compute(samples: Float32Array, out: Float32Array, offset = 0): void {
-    if (out.length - offset < FEATURES_PER_CLIP) {
-      throw new RangeError(`output holds ${out.length - offset} values, features need ${FEATURES_PER_CLIP}`);
-    }
-    const audio = lastWindow(samples, N_SAMPLES);
-    this.#normalizeAndPad(audio);
+  compute(normalized: Float32Array, out: Float32Array, offset: number): void {
+    this.#pad(normalized);
     let max = -Infinity;
     for (let t = 0; t < N_FRAMES; t += 2) {
       this.#framePair(t);
@@ -211,23 +215,10 @@ export class WhisperLogMel {
     }
   }
 
-  /** The normalised window with `PAD` reflected samples each side (np.pad mode="reflect"). */
-  #normalizeAndPad(audio: Float32Array): void {
-    const lead = N_SAMPLES - audio.length;
-    let sum = 0;
-    for (let i = 0; i < audio.length; i++) sum += audio[i]!;
-    const mean = sum / N_SAMPLES;
-    // Squares of the zero padding count too: upstream normalises the padded 8 s buffer.
-    let squares = lead * mean * mean;
-    for (let i = 0; i < audio.length; i++) {
-      const d = audio[i]! - mean;
-      squares += d * d;
-    }
-    const invStd = 1 / Math.sqrt(squares / N_SAMPLES + NORM_EPSILON);
+  /** The samples with `PAD` reflected samples each side (np.pad mode="reflect"). */
+  #pad(normalized: Float32Array): void {
     const p = this.#padded;
-    const silence = -mean * invStd;
-    p.fill(silence, PAD, PAD + lead);
-    for (let i = 0; i < audio.length; i++) p[PAD + lead + i] = (audio[i]! - mean) * invStd;
+    p.set(normalized, PAD);
     for (let i = 1; i <= PAD; i++) {
       p[PAD - i] = p[PAD + i]!;
       p[PAD + N_SAMPLES - 1 + i] = p[PAD + N_SAMPLES - 1 - i]!;
@@ -276,12 +267,60 @@ export class WhisperLogMel {
   }
 }
 
-let shared: WhisperLogMel | undefined;
+/** The native addon's kernel (native/src/core/log_mel.cc), where the addon loads. */
+export function nativeLogMel(): LogMelKernel | undefined {
+  const addon = tryLoadNative().addon;
+  return addon && { implementation: 'native', compute: (normalized, out, offset) => addon.whisperLogMel(normalized, out, offset) };
+}
 
-/** Features of one clip in a new [80 × 800] float32 array (see WhisperLogMel.compute). */
-export function whisperLogMel(samples: Float32Array): Float32Array {
-  shared ??= new WhisperLogMel();
-  const out = new Float32Array(FEATURES_PER_CLIP);
-  shared.compute(samples, out);
-  return out;
+/** Features of one clip: the sample passes' normalization, then a kernel. One computation at a time. */
+export class WhisperFeatures {
+  readonly #normalized = new Float32Array(N_SAMPLES);
+
+  constructor(
+    readonly kernel: LogMelKernel,
+    readonly passes: SamplePasses,
+  ) {}
+
+  /** The kernel that goes with `passes`: the native one when they are native. */
+  static for(passes: SamplePasses): WhisperFeatures {
+    const native = passes.implementation === 'native' ? nativeLogMel() : undefined;
+    return new WhisperFeatures(native ?? new JavascriptLogMel(), passes);
+  }
+
+  /**
+   * Features of `window`, the last 8 s or less of a clip at 16 kHz, zero-padded at the beginning as
+   * pipecat's `truncate_audio_to_last_n_seconds` does, written as float32 [80, 800] (mel-major) into
+   * `out` at `offset`.
+   */
+  compute(window: Float32Array, out: Float32Array, offset = 0): void {
+    if (window.length > N_SAMPLES) {
+      throw new RangeError(`${window.length} samples: the features take at most ${N_SAMPLES} (8 s); cut the window first`);
+    }
+    if (!(Number.isInteger(offset) && offset >= 0 && out.length - offset >= FEATURES_PER_CLIP)) {
+      throw new RangeError(`output holds ${out.length - offset} values from offset ${offset}, features need ${FEATURES_PER_CLIP}`);
+    }
+    const lead = N_SAMPLES - window.length;
+    // Upstream normalizes the zero-padded 8 s: the padding counts in the mean and the variance.
+    const m = moments(window, NORM_EPSILON, this.passes, N_SAMPLES);
+    this.#normalized.fill(-m.mean * m.invStd, 0, lead);
+    writeNormalized(window, this.#normalized, lead, m, this.passes);
+    this.kernel.compute(this.#normalized, out, offset);
+  }
+
+  /** Features of `window` (see compute) in a new [80 × 800] float32 array. */
+  features(window: Float32Array): Float32Array {
+    const out = new Float32Array(FEATURES_PER_CLIP);
+    this.compute(window, out);
+    return out;
+  }
+}
+
+/**
+ * Features of one window (see WhisperFeatures.compute) in a new [80 × 800] float32 array, on the
+ * calling thread, with scratch made for this call: for tools and tests; a service keeps one
+ * WhisperFeatures. The kernel follows the sample passes (SAMPLE_PASSES): native when they are.
+ */
+export function whisperLogMel(window: Float32Array, passes: SamplePasses = samplePasses()): Float32Array {
+  return WhisperFeatures.for(passes).features(window);
 }

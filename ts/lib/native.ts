@@ -1,5 +1,6 @@
 // The one typed declaration of the raw native addon (native/, built by `npm run build:native`).
-// Only ts/backends/tensorrt.ts, tools/build-engines.ts and ts/lib/samples.ts (the sample passes) use it;
+// Only ts/backends/tensorrt.ts, tools/build-engines.ts, ts/lib/samples.ts (the sample passes) and
+// ts/features/mel.ts (the log-mel kernel) use it;
 // everything else sees a Backend.
 // Threading: [sync] calls return at once; [async] calls wait off the event loop (libuv's pool for
 // open/buildEngine, the addon's own completion thread for infer).
@@ -124,6 +125,11 @@ export interface NativeAddon {
   sumSamples(samples: Float32Array): [number, number];
   /** [sync] dst[offset + i] = (src[i] - mean) * scale in float64, rounded once; RangeError if dst is too short. */
   normalizeSamples(src: Float32Array, dst: Float32Array, offset: number, mean: number, scale: number): void;
+  /**
+   * [sync] smart-turn v3's log-mel features of exactly 128000 normalized samples, float32 [80, 800] into
+   * dst from `offset`; RangeError for another length or too little room.
+   */
+  whisperLogMel(normalized: Float32Array, dst: Float32Array, offset: number): void;
 }
 
 export interface NativeError extends Error {

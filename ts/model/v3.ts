@@ -5,9 +5,9 @@
 // Features are computed in `prepare`, when the request arrives, not in `write`: that work then overlaps
 // the batch ONNX Runtime is running on its own threads, instead of delaying the next batch's dispatch.
 import { lastWindow } from '../audio.js';
+import { FEATURES_PER_CLIP, N_FRAMES, N_MELS, N_SAMPLES, WhisperFeatures } from '../features/mel.js';
+import { samplePasses, type SamplePasses } from '../lib/samples.js';
 import type { Batch } from '../tensor.js';
-import { FEATURES_PER_CLIP, N_FRAMES, N_MELS, N_SAMPLES, whisperLogMel } from '../features/mel.js';
-import { FeaturePool } from '../features/pool.js';
 import type { Clip, ModelFamily, Preparer } from './family.js';
 
 /** Features of 8 s of silence: every value at the log floor, (log10(1e-10) + 4) / 4. */
@@ -17,15 +17,12 @@ function row(batch: Batch): Float32Array {
   return batch.inputs['input_features'] as Float32Array;
 }
 
-/** A clip whose features are already computed (here or in a worker). */
-export function featureClip(features: Float32Array, usedSamples: number): Clip {
-  if (features.length !== FEATURES_PER_CLIP) {
-    throw new RangeError(`expected ${FEATURES_PER_CLIP} features, got ${features.length}`);
-  }
+function prepareWith(features: WhisperFeatures, samples: Float32Array): Clip {
+  const values = features.features(lastWindow(samples, N_SAMPLES));
   return {
-    usedSamples,
+    usedSamples: Math.min(samples.length, N_SAMPLES),
     write(batch: Batch, slot: number): void {
-      row(batch).set(features, slot * FEATURES_PER_CLIP);
+      row(batch).set(values, slot * FEATURES_PER_CLIP);
     },
   };
 }
@@ -35,20 +32,18 @@ export const smartTurnV3: ModelFamily = {
   windowSamples: N_SAMPLES,
   inputs: [{ name: 'input_features', type: 'float32', shape: [N_MELS, N_FRAMES] }],
 
-  prepare(samples: Float32Array): Clip {
-    const window = lastWindow(samples, N_SAMPLES);
-    return featureClip(whisperLogMel(window), window.length);
+  prepare(samples: Float32Array, passes: SamplePasses = samplePasses()): Clip {
+    return prepareWith(WhisperFeatures.for(passes), samples);
   },
 
-  // On a worker thread: a clip's Whisper features, computed in line, would stall HTTP and batch
-  // formation for as long as they take (see features/pool.ts). The features are computed in the worker's
-  // own JavaScript, so the service's sample passes are not needed here.
-  startPreparer(): Preparer {
-    const pool = new FeaturePool(1);
+  // In line, on the event loop: the native kernel costs less than the thread hops and copies of a
+  // worker pool would add (README, Performance). One WhisperFeatures per service keeps its scratch.
+  startPreparer(passes: SamplePasses): Preparer {
+    const features = WhisperFeatures.for(passes);
     return {
       windowSamples: N_SAMPLES,
-      prepare: (samples) => prepareOnPool(pool, samples),
-      close: () => pool.close(),
+      prepare: (samples) => prepareWith(features, samples),
+      close: () => Promise.resolve(),
     };
   },
 
@@ -57,12 +52,3 @@ export const smartTurnV3: ModelFamily = {
     row(batch).fill(SILENCE, start, start + FEATURES_PER_CLIP);
   },
 };
-
-/**
- * `prepare` with the features computed on a FeaturePool's worker thread instead of the event loop.
- * Same result, bit for bit (test/mel.test.ts).
- */
-export async function prepareOnPool(pool: FeaturePool, samples: Float32Array): Promise<Clip> {
-  const window = lastWindow(samples, N_SAMPLES);
-  return featureClip(await pool.compute(window), window.length);
-}

@@ -6,6 +6,8 @@
 //   sumSamples(x)          [sync]  [sum, sum of squares] of a Float32Array, in float64 (core/samples.h)
 //   normalizeSamples(src, dst, offset, mean, scale)
 //                          [sync]  dst[offset + i] = (src[i] - mean) * scale
+//   whisperLogMel(normalized, dst, offset)
+//                          [sync]  smart-turn v3's log-mel features of 8 s of normalized audio (core/log_mel.h)
 #include <napi.h>
 
 #include <map>
@@ -16,6 +18,7 @@
 #include "addon/convert.h"
 #include "addon/engine_wrap.h"
 #include "addon/js_errors.h"
+#include "core/log_mel.h"
 #include "core/runner.h"
 #include "core/samples.h"
 #include "core/status.h"
@@ -274,15 +277,24 @@ Napi::Value NormalizeSamplesJs(const Napi::CallbackInfo& info) {
   return Guard(info.Env(), [&]() -> Napi::Value {
     const Napi::Float32Array src = Float32ArrayArg(info, 0, "normalizeSamples: src");
     Napi::Float32Array dst = Float32ArrayArg(info, 1, "normalizeSamples: dst");
-    const double offset = NumberArg(info, 2, "normalizeSamples: offset");
+    const std::size_t offset = OffsetArg(info, 2, "normalizeSamples", src.ElementLength(), "samples", dst.ElementLength());
     const double mean = NumberArg(info, 3, "normalizeSamples: mean");
     const double scale = NumberArg(info, 4, "normalizeSamples: scale");
-    const double room = static_cast<double>(dst.ElementLength()) - static_cast<double>(src.ElementLength());
-    if (!(offset >= 0 && offset <= room && offset == std::floor(offset))) {
-      ThrowRangeError("normalizeSamples: offset " + info[2].ToString().Utf8Value() + " does not leave room for " +
-                      std::to_string(src.ElementLength()) + " samples in dst of " + std::to_string(dst.ElementLength()));
+    NormalizeSamples(src.Data(), src.ElementLength(), dst.Data() + offset, mean, scale);
+    return info.Env().Undefined();
+  });
+}
+
+// Also on the calling thread: cheaper than the hops and copies a worker would add (README, Performance).
+Napi::Value WhisperLogMelJs(const Napi::CallbackInfo& info) {
+  return Guard(info.Env(), [&]() -> Napi::Value {
+    const Napi::Float32Array src = Float32ArrayArg(info, 0, "whisperLogMel: normalized");
+    Napi::Float32Array dst = Float32ArrayArg(info, 1, "whisperLogMel: dst");
+    const std::size_t offset = OffsetArg(info, 2, "whisperLogMel", kLogMelMels * kLogMelFrames, "features", dst.ElementLength());
+    if (src.ElementLength() != kLogMelSamples) {
+      ThrowRangeError("whisperLogMel: normalized holds " + std::to_string(src.ElementLength()) + " samples, not " + std::to_string(kLogMelSamples));
     }
-    NormalizeSamples(src.Data(), src.ElementLength(), dst.Data() + static_cast<std::size_t>(offset), mean, scale);
+    WhisperLogMel(src.Data(), dst.Data() + offset);
     return info.Env().Undefined();
   });
 }
@@ -299,6 +311,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("buildEngine", Napi::Function::New(env, BuildEngineJs, "buildEngine"));
   exports.Set("sumSamples", Napi::Function::New(env, SumSamplesJs, "sumSamples"));
   exports.Set("normalizeSamples", Napi::Function::New(env, NormalizeSamplesJs, "normalizeSamples"));
+  exports.Set("whisperLogMel", Napi::Function::New(env, WhisperLogMelJs, "whisperLogMel"));
   return exports;
 }
 

@@ -76,6 +76,21 @@ inline double NumberArg(const Napi::CallbackInfo& info, std::size_t i, const std
   return info[i].As<Napi::Number>().DoubleValue();
 }
 
+/**
+ * Argument i: where `count` values (`unit`) start in an array of `length`; a whole number that leaves
+ * them room, or RangeError.
+ */
+inline std::size_t OffsetArg(const Napi::CallbackInfo& info, std::size_t i, const std::string& what, std::size_t count, const char* unit,
+                             std::size_t length) {
+  const double offset = NumberArg(info, i, what + ": offset");
+  const double room = static_cast<double>(length) - static_cast<double>(count);
+  if (!(offset >= 0 && offset <= room && offset == std::floor(offset))) {
+    ThrowRangeError(what + ": offset " + info[i].ToString().Utf8Value() + " does not leave room for " + std::to_string(count) + " " + unit +
+                    " in dst of " + std::to_string(length));
+  }
+  return static_cast<std::size_t>(offset);
+}
+
 inline Napi::Array RequiredArray(const Napi::Object& o, const char* key) {
   if (!o.Get(key).IsArray()) ThrowTypeError(std::string(key) + " must be an array");
   return o.Get(key).As<Napi::Array>();
