@@ -9,7 +9,7 @@ import type { Batcher } from './batcher.js';
 import type { Config } from './config.js';
 import { ServeError } from './errors.js';
 import { requireKey } from './http/auth.js';
-import { readAudioBody } from './http/body.js';
+import { answerThenDrain, readAudioBody } from './http/body.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 import type { Clip, ModelFamily } from './model/family.js';
@@ -210,8 +210,8 @@ function answerErrors(log: Logger): Middleware {
       ctx.status = serve.status;
       ctx.body = { error: { code: serve.code, message: serve.message } };
       if (serve.retryAfter !== undefined) ctx.set('Retry-After', String(serve.retryAfter));
-      // An oversized body may still be arriving; don't keep reading it on a kept-alive socket.
-      if (serve.code === 'BODY_TOO_LARGE') ctx.set('Connection', 'close');
+      // An oversized body may still be arriving: answer now, discard the rest (bounded), then close.
+      if (serve.code === 'BODY_TOO_LARGE') answerThenDrain(ctx);
     }
   };
 }
