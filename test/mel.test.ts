@@ -63,7 +63,7 @@ describe('Whisper log-mel features (smart-turn v3)', () => {
     });
 
     it('refuses a precomputed clip of the wrong size', () => {
-      expect(() => featureClip(new Float32Array(80 * 801), 10)).to.throw(RangeError, /64000/);
+      expect(() => featureClip(new Float32Array(80 * 801))).to.throw(RangeError, /64000/);
     });
   });
 
@@ -105,7 +105,6 @@ describe('Whisper log-mel features (smart-turn v3)', () => {
     it('keeps the last 8 s of a long clip', () => {
       const long = noise(12 * SR, 0.3, 9);
       const clip = smartTurnV3.prepare(long);
-      expect(clip.usedSamples).to.equal(N_SAMPLES);
       const batch = { size: 1, inputs: { input_features: new Float32Array(FEATURES_PER_CLIP) } };
       clip.write(batch, 0);
       expect(maxAbsDiff(batch.inputs.input_features, whisperLogMel(long.subarray(4 * SR)))).to.equal(0);
@@ -172,7 +171,6 @@ describe('Whisper log-mel features (smart-turn v3)', () => {
       const a = { size: 1, inputs: { input_features: new Float32Array(FEATURES_PER_CLIP) } };
       const b = { size: 1, inputs: { input_features: new Float32Array(FEATURES_PER_CLIP) } };
       const clip = await prepareOnPool(pool, samples);
-      expect(clip.usedSamples).to.equal(N_SAMPLES);
       clip.write(a, 0);
       smartTurnV3.prepare(samples).write(b, 0);
       expect(maxAbsDiff(a.inputs.input_features, b.inputs.input_features)).to.equal(0);

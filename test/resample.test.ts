@@ -1,7 +1,10 @@
 import { expect } from 'chai';
 import { ServeError } from '../ts/errors.js';
-import { resampleTo16k } from '../ts/resample.js';
+import { checkSampleRate, resampleTo16k as resampleChecked } from '../ts/resample.js';
 import { noise, tones } from './reference/run.js';
+
+/** The server's path: the declared rate is checked where it comes in, then the audio resampled. */
+const resampleTo16k = (samples: Float32Array, rate: number): Float32Array => resampleChecked(samples, checkSampleRate(rate));
 
 function sine(n: number, freq: number, rate: number, amp = 0.5): Float32Array {
   return tones(n, [[freq, amp]], rate);
@@ -20,7 +23,7 @@ function peak(y: Float32Array): number {
   return max;
 }
 
-describe('resampleTo16k', () => {
+describe('checkSampleRate, resampleTo16k', () => {
   describe('bad calls', () => {
     for (const rate of [0, -16000, 7999, 192_001, 44_100.5, Number.NaN, Number.POSITIVE_INFINITY]) {
       it(`refuses sample_rate ${rate} with BAD_QUERY (400)`, () => {

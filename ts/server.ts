@@ -15,7 +15,7 @@ import type { Metrics } from './metrics.js';
 import type { Clip, ModelFamily } from './model/family.js';
 import { SAMPLE_RATE } from './audio.js';
 import { decodeNpy } from './npy.js';
-import { checkSampleRate, resampleTo16k } from './resample.js';
+import { checkSampleRate, resampleTo16k, type SampleRate } from './resample.js';
 import type { Readiness } from './readiness.js';
 
 export interface ServerDeps {
@@ -142,17 +142,15 @@ function predict(deps: ServerDeps): Middleware {
  * The rate a client declares with `?sample_rate=` or `X-Sample-Rate` (Pipecat sends its pipeline's rate
  * without saying which; a client that knows it is not 16 kHz can say so). Undefined: 16 kHz.
  */
-function declaredRate(ctx: Context): number | undefined {
+function declaredRate(ctx: Context): SampleRate | undefined {
   const raw = (ctx.query['sample_rate'] as string | undefined) ?? (ctx.get('x-sample-rate') || undefined);
   if (raw === undefined) return undefined;
   if (!/^\d+$/.test(raw)) throw new ServeError('BAD_QUERY', `sample_rate must be a whole number of Hz, got ${JSON.stringify(raw)}`);
-  const rate = Number(raw);
-  checkSampleRate(rate);
-  return rate;
+  return checkSampleRate(Number(raw));
 }
 
 /** 16 kHz audio for the model. Only the end the model will see is resampled, bounding the cost. */
-function to16k(samples: Float32Array, rate: number | undefined, windowSamples: number): Float32Array {
+function to16k(samples: Float32Array, rate: SampleRate | undefined, windowSamples: number): Float32Array {
   if (rate === undefined || rate === SAMPLE_RATE) return samples;
   // A few extra input samples keep the resampler's filter warm at the window's start.
   const needed = Math.ceil(((windowSamples + 64) * rate) / SAMPLE_RATE);

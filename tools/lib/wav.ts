@@ -3,7 +3,7 @@
 // the server's own (ts/resample.ts, libsamplerate), so a tool sends what a resampling client would.
 import { readFileSync } from 'node:fs';
 import wavefile from 'wavefile';
-import { resampleTo16k, TARGET_RATE } from '../../ts/resample.js';
+import { checkSampleRate, resampleTo16k, TARGET_RATE } from '../../ts/resample.js';
 
 export interface DecodedWav {
   /** Mono, 16 kHz, nominally in [-1, 1]. */
@@ -55,7 +55,7 @@ export function decodeWav(bytes: Uint8Array, name = 'the WAV'): DecodedWav {
   }
   let samples: Float32Array;
   try {
-    samples = resampleTo16k(mono, sampleRate);
+    samples = resampleTo16k(mono, checkSampleRate(sampleRate));
   } catch (error) {
     throw new WavError(`${name}: ${(error as Error).message}`);
   }

@@ -18,12 +18,11 @@ function row(batch: Batch): Float32Array {
 }
 
 /** A clip whose features are already computed (here or in a worker). */
-export function featureClip(features: Float32Array, usedSamples: number): Clip {
+export function featureClip(features: Float32Array): Clip {
   if (features.length !== FEATURES_PER_CLIP) {
     throw new RangeError(`expected ${FEATURES_PER_CLIP} features, got ${features.length}`);
   }
   return {
-    usedSamples,
     write(batch: Batch, slot: number): void {
       row(batch).set(features, slot * FEATURES_PER_CLIP);
     },
@@ -37,7 +36,7 @@ export const smartTurnV3: ModelFamily = {
 
   prepare(samples: Float32Array): Clip {
     const window = lastWindow(samples, N_SAMPLES);
-    return featureClip(whisperLogMel(window), window.length);
+    return featureClip(whisperLogMel(window));
   },
 
   clear(batch: Batch, slot: number): void {
@@ -52,5 +51,5 @@ export const smartTurnV3: ModelFamily = {
  */
 export async function prepareOnPool(pool: FeaturePool, samples: Float32Array): Promise<Clip> {
   const window = lastWindow(samples, N_SAMPLES);
-  return featureClip(await pool.compute(window), window.length);
+  return featureClip(await pool.compute(window));
 }
