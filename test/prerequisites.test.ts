@@ -54,23 +54,65 @@ const SHELL_WORDS = new Set(execFileSync('bash', ['-c', 'compgen -b; compgen -k'
 /** Functions the scripts define (lib.sh's are called from the others). */
 const shellFunctions = (text: string): string[] => [...text.matchAll(/^\s*([\w-]+)\s*\(\)\s*\{/gm)].map((m) => m[1]!);
 
-/** The programs bash scripts run: the first word of each simple command, less builtins (and functions: see above). */
-function shellCommands(text: string): string[] {
-  const words: string[] = [];
-  let heredoc: string | undefined;
-  for (const raw of text.split('\n')) {
-    if (heredoc !== undefined) {
-      if (raw.trim() === heredoc) heredoc = undefined;
+/**
+ * A script's code with what is not code blanked out: comments, heredocs, single-quoted text and
+ * double-quoted text, except the commands substituted inside double quotes (`"$(soxi -D "$f")"`).
+ * Each substitution becomes `; command ;`, so its first word reads as a command's.
+ */
+function codeOf(script: string): string {
+  const text = script.replace(/\\\n/g, ' ');
+  let out = '';
+  const stack: Array<'"' | '$('> = [];
+  for (let i = 0; i < text.length; ) {
+    const c = text[i]!;
+    if (stack[stack.length - 1] === '"') {
+      if (c === '\\') i += 2;
+      else if (c === '"') (stack.pop(), (out += ' '), i++);
+      else if (text.startsWith('$(', i)) (stack.push('$('), (out += ';'), (i += 2));
+      else i++;
       continue;
     }
-    heredoc = /<<-?\s*['"]?(\w+)['"]?/.exec(raw)?.[1];
-    // Commands substituted inside double quotes stay; the rest of a quoted string is not code.
-    const line = raw
-      .replace(/'[^']*'/g, "''")
-      .replace(/"([^"]*)"/g, (_, inner: string) => [...inner.matchAll(/\$\(([^)]*)\)/g)].map((m) => `; ${m[1]} ;`).join(''))
-      .replace(/(^|\s)#.*$/, '')
-      .replace(/\(\([^)]*\)\)/g, ''); // arithmetic
-    for (const segment of line.split(/;|&&|\|\||\||\$\(|`|\bthen\b|\bdo\b|\belse\b|\(\(|\)/)) {
+    if (c === "'") {
+      const end = text.indexOf("'", i + 1);
+      i = end < 0 ? text.length : end + 1;
+      out += ' ';
+    } else if (c === '"') {
+      stack.push('"');
+      i++;
+    } else if (text.startsWith('$((', i)) {
+      const end = text.indexOf('))', i);
+      i = end < 0 ? text.length : end + 2;
+      out += ' ';
+    } else if (text.startsWith('$(', i)) {
+      stack.push('$(');
+      out += ';';
+      i += 2;
+    } else if (c === ')' && stack[stack.length - 1] === '$(') {
+      stack.pop();
+      out += ';';
+      i++;
+    } else if (c === '#' && (i === 0 || /\s/.test(text[i - 1]!))) {
+      const end = text.indexOf('\n', i);
+      i = end < 0 ? text.length : end;
+    } else if (c === '<' && /^<<-?\s*['"]?(\w+)['"]?/.test(text.slice(i, i + 40))) {
+      const word = /^<<-?\s*['"]?(\w+)['"]?/.exec(text.slice(i, i + 40))![1]!;
+      const body = text.indexOf('\n', i);
+      const end = new RegExp(`^\\s*${word}$`, 'm').exec(text.slice(body + 1));
+      i = end ? body + 1 + end.index + end[0].length : text.length;
+      out += '\n';
+    } else {
+      out += c;
+      i++;
+    }
+  }
+  return out;
+}
+
+/** The programs bash scripts run: the first word of each simple command, less builtins (and functions: see above). */
+function shellCommands(script: string): string[] {
+  const words: string[] = [];
+  for (const line of codeOf(script).split('\n')) {
+    for (const segment of line.replace(/\(\([^)]*\)\)/g, ' ').split(/;|&&|\|\||\||\bthen\b|\bdo\b|\belse\b|\)/)) {
       const tokens = segment.trim().replace(/^[!{(]\s*/, '').split(/\s+/);
       while (tokens.length && /^[A-Za-z_]\w*=/.test(tokens[0]!)) tokens.shift(); // VAR=value prefixes
       const [word] = tokens;
@@ -82,7 +124,9 @@ function shellCommands(text: string): string[] {
 
 /** The Debian package shipping `file`, or undefined. */
 function owner(file: string): string | undefined {
-  for (const candidate of new Set([file, realpathSync(file)])) {
+  const real = realpathSync(file);
+  // Merged /usr: dpkg may know the file under /bin or /sbin.
+  for (const candidate of new Set([file, real, real.replace(/^\/usr\/(s?bin)\//, '/$1/')])) {
     try {
       return execFileSync('dpkg-query', ['-S', candidate], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split(':')[0]!.trim();
     } catch {
@@ -106,7 +150,8 @@ function which(name: string): string | undefined {
 describe('prerequisites (.ci/packages)', function () {
   this.timeout(60_000);
   let entries: Entry[];
-  const tests = files('test', '.ts');
+  // This file names programs only to check the scan: it spawns node and dpkg-query, from the base system.
+  const tests = files('test', '.ts').filter((file) => path.basename(file) !== 'prerequisites.test.ts');
   const testText = tests.map((file) => readFileSync(file, 'utf8')).join('\n');
 
   after(() => rmSync(scratch, { recursive: true, force: true }));
