@@ -69,7 +69,7 @@ runMain(async () => {
   const worker = async (): Promise<void> => {
     while (next < requests) {
       next++;
-      const outcome = await postRaw(to, clip.body, timeoutMs);
+      const outcome = await postRaw(to, clip.body, timeoutMs, clip.headers);
       outcomes.push(outcome);
       finishedAtMs.push(performance.now() - t0);
     }
