@@ -54,7 +54,7 @@ function importable(modules) {
 }
 
 /** @returns {Entry[]} the list, each entry with `present` */
-export function check(list = LIST) {
+function check(list = LIST) {
   const entries = readList(list);
   const modules = entries.filter((e) => e.provides.startsWith('python3:')).map((e) => e.provides.slice('python3:'.length));
   const found = importable(modules);
@@ -65,7 +65,7 @@ export function check(list = LIST) {
 }
 
 /** Debian packages that would supply what is missing, for entries needed `for` test and/or build. */
-export function missingPackages(entries, needs = ['test', 'build']) {
+function missingPackages(entries, needs = ['test', 'build']) {
   return [...new Set(entries.filter((e) => !e.present && needs.includes(e.why)).map((e) => e.package))];
 }
 

@@ -101,18 +101,20 @@ export async function startService(config: Config, log: Logger, options: Service
   };
 }
 
+const SHED_LOG_MS = 10_000;
+
 /**
  * Logs refusals at admission: the first of a spell at once, then at most one line per SHED_LOG_MS
  * with the count since the last, so an overload is visible without a line per request.
  */
-function shedLog(log: Logger, everyMs = SHED_LOG_MS): BatcherEvents {
+function shedLog(log: Logger): BatcherEvents {
   let last = -Infinity;
   let since = 0;
   return {
     refused: (decision, state) => {
       since++;
       const t = performance.now();
-      if (t - last < everyMs) return;
+      if (t - last < SHED_LOG_MS) return;
       log.warn(
         { refused: since, reason: decision.reason, predictedMs: Math.round(decision.prediction.ms), waiting: state.waiting, running: state.running.length },
         `shedding load: ${decision.message}`,
@@ -122,5 +124,3 @@ function shedLog(log: Logger, everyMs = SHED_LOG_MS): BatcherEvents {
     },
   };
 }
-
-const SHED_LOG_MS = 10_000;
