@@ -53,7 +53,8 @@ export type Decision =
 
 /**
  * What a batch of each bucket takes, from the batches this backend really ran, per bucket: a moving
- * mean and mean deviation (as TCP estimates a round trip, RFC 6298), so the estimate follows load,
+ * mean and mean deviation (as TCP estimates a round trip, RFC 6298: the first measurement R gives a
+ * deviation of R / 2, as nothing is known yet of how batches vary), so the estimate follows load,
  * contention and a warming cache, and allows for how much batches have been varying. Warm-up's first
  * runs (slower than steady state) only seed it until the bucket's first real batch.
  */
@@ -62,12 +63,21 @@ export class BatchTimes {
   static readonly WEIGHT = 0.2;
   /** Weight of the newest deviation (RFC 6298's beta). */
   static readonly DEVIATION_WEIGHT = 0.25;
-  /** Deviations added to the mean for the time a batch is expected to take. */
-  static readonly DEVIATIONS = 2;
-  readonly #seconds = new Map<number, { mean: number; deviation: number; seeded: boolean }>();
+  /**
+   * Deviations added to the mean for the time a batch may take. One: two refused more than needed
+   * under a busy CPU's jitter, none let a slower spell make admitted requests late.
+   */
+  static readonly DEVIATIONS = 1;
+  /**
+   * A bucket only seeded by warm-up's cold run, or not run for this long, is estimated no dearer per
+   * request than a smaller one that has run since: large batches are not kept from forming by a
+   * first run's cost, or by a slow spell that has passed.
+   */
+  static readonly STALE_MS = 10_000;
+  readonly #seconds = new Map<number, { mean: number; deviation: number; seeded: boolean; at: number }>();
 
-  seed(bucket: number, seconds: number): void {
-    if (!this.#seconds.has(bucket)) this.#seconds.set(bucket, { mean: seconds, deviation: 0, seeded: true });
+  seed(bucket: number, seconds: number, at = performance.now()): void {
+    if (!this.#seconds.has(bucket)) this.#seconds.set(bucket, { mean: seconds, deviation: 0, seeded: true, at });
   }
 
   /**
@@ -75,33 +85,36 @@ export class BatchTimes {
    * same cost per request: exact where only filled rows are computed (ONNX Runtime), an overestimate
    * of at most the bucket's step where padding rows cost as much (TensorRT).
    */
-  observe(bucket: number, size: number, seconds: number): void {
+  observe(bucket: number, size: number, seconds: number, at = performance.now()): void {
     const full = (seconds * bucket) / Math.max(1, size);
     const known = this.#seconds.get(bucket);
     if (!known || known.seeded) {
-      this.#seconds.set(bucket, { mean: full, deviation: 0, seeded: false });
+      this.#seconds.set(bucket, { mean: full, deviation: full / 2, seeded: false, at });
       return;
     }
     known.deviation += BatchTimes.DEVIATION_WEIGHT * (Math.abs(full - known.mean) - known.deviation);
     known.mean += BatchTimes.WEIGHT * (full - known.mean);
+    known.at = at;
   }
 
   /**
-   * Seconds a full batch of `bucket` is expected to take: its mean plus DEVIATIONS mean deviations,
-   * and never more than a smaller bucket's at the same cost per request (a batch costs no more per
-   * request than a smaller one), so a bucket that has not run lately cannot keep an old, high figure
-   * that would stop it from ever running again. Unmeasured: from the nearest smaller bucket, else the
-   * nearest larger one, per request; 0 if nothing is measured.
+   * Seconds a full batch of `bucket` takes: the mean plus `deviations` mean deviations (DEVIATIONS,
+   * what it may take; 0, what it takes typically). Unmeasured: from the nearest measured bucket, per
+   * request; 0 if none is.
    */
-  of(bucket: number): number {
-    let best: number | undefined;
-    let above: [bucket: number, seconds: number] | undefined;
-    for (const [b, e] of this.#seconds) {
-      const expected = e.mean + BatchTimes.DEVIATIONS * e.deviation;
-      if (b <= bucket) best = Math.min(best ?? Infinity, (expected * bucket) / b);
-      else if (!above || b < above[0]) above = [b, expected];
+  of(bucket: number, deviations = BatchTimes.DEVIATIONS, at = performance.now()): number {
+    const seconds = (e: { mean: number; deviation: number }, b: number): number => ((e.mean + deviations * e.deviation) * bucket) / b;
+    const own = this.#seconds.get(bucket);
+    if (own) {
+      let value = seconds(own, bucket);
+      if (own.seeded || at - own.at > BatchTimes.STALE_MS) {
+        for (const [b, e] of this.#seconds) if (b < bucket && e.at > own.at) value = Math.min(value, seconds(e, b));
+      }
+      return value;
     }
-    return best ?? (above ? (above[1] * bucket) / above[0] : 0);
+    let nearest: number | undefined;
+    for (const b of this.#seconds.keys()) if (nearest === undefined || Math.abs(Math.log(b / bucket)) < Math.abs(Math.log(nearest / bucket))) nearest = b;
+    return nearest === undefined ? 0 : seconds(this.#seconds.get(nearest)!, nearest);
   }
 
   /** The estimates (what `of` answers), for logs and metrics. */

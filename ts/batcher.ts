@@ -67,7 +67,7 @@ interface Pending {
   resolve(result: BatchResult): void;
   reject(error: Error): void;
   settled: boolean;
-  /** While queued: the last moment its batch could still leave in time; while running: answerBy. */
+  /** Answers it at answerBy, queued or running, unless it has its answer by then. */
   timer: NodeJS.Timeout;
   detach(): void;
 }
@@ -157,8 +157,6 @@ export class Batcher {
       throw new ServeError('QUEUE_FULL', decision.message, { retryAfter: 1 });
     }
     const answerBy = now() + this.#policy.deadlineMs;
-    // Its batch must leave in time to finish by then.
-    const leaveBy = answerBy - decision.prediction.batchSeconds * 1000;
     this.#reserved++;
     let open = true;
     const close = (): boolean => {
@@ -168,15 +166,15 @@ export class Batcher {
       return true;
     };
     return {
-      submit: (clip, signal) => (close() ? this.#enqueue(clip, answerBy, leaveBy, signal) : Promise.reject(new Error('reservation already used'))),
+      submit: (clip, signal) => (close() ? this.#enqueue(clip, answerBy, signal) : Promise.reject(new Error('reservation already used'))),
       cancel: () => {
         if (close()) this.#schedule();
       },
     };
   }
 
-  /** `answerBy`, `leaveBy`: when its answer is due, and the last dispatch that can make it (performance.now() ms). */
-  #enqueue(clip: Clip, answerBy: number, leaveBy: number, signal?: AbortSignal): Promise<BatchResult> {
+  /** `answerBy`: when its answer is due (performance.now() ms). */
+  #enqueue(clip: Clip, answerBy: number, signal?: AbortSignal): Promise<BatchResult> {
     if (signal?.aborted) {
       this.#events.rejected?.('aborted');
       this.#schedule();
@@ -197,7 +195,7 @@ export class Batcher {
           pending.settled = true;
           reject(error);
         },
-        timer: setTimeout(() => this.#drop(pending, 'expired', this.#late('its batch could not have finished in time')), Math.max(0, leaveBy - arrived)),
+        timer: setTimeout(() => this.#drop(pending, 'expired', this.#late('it was still waiting for a batch')), Math.max(0, answerBy - arrived)),
         detach: () => undefined,
       };
       if (signal) {
@@ -260,9 +258,22 @@ export class Batcher {
   }
 
   #dispatch(): void {
-    const requests = this.#queue.splice(0, this.#maxBucket);
-    const bucket = this.#backend.buckets.find((b) => b >= requests.length)!;
     const started = now();
+    const bucketFor = (n: number): number => this.#backend.buckets.find((b) => b >= n)!;
+    // Requests that a batch of this size would typically answer past their deadline are answered now
+    // and never computed: running them would only delay the requests behind.
+    const taken = this.#queue.splice(0, this.#maxBucket);
+    const finish = started + this.#times.of(bucketFor(taken.length), 0) * 1000;
+    const requests = taken.filter((r) => r.answerBy >= finish);
+    for (const r of taken) {
+      if (r.answerBy >= finish) continue;
+      clearTimeout(r.timer);
+      r.detach();
+      this.#events.rejected?.('expired');
+      r.reject(this.#late('its batch could not have finished in time'));
+    }
+    if (requests.length === 0) return;
+    const bucket = bucketFor(requests.length);
     for (const r of requests) {
       clearTimeout(r.timer);
       r.detach();
