@@ -21,10 +21,10 @@ command -v node >/dev/null || die "Node.js is not installed: install Node 20+ (e
 node_major="$(node -p 'process.versions.node.split(".")[0]')"
 ((node_major >= 20)) || die "Node $(node --version) is too old: this server needs Node 20 or newer"
 
-# Debian packages the native addon build needs.
+# Debian packages the native addon build needs (the "build" lines of .ci/packages).
 missing=()
 if command -v dpkg >/dev/null; then
-  for pkg in cmake g++ make; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+  read -r -a missing <<<"$(node .ci/prerequisites.mjs --missing=build)"
 fi
 if ((${#missing[@]})); then
   if [[ "$(id -u)" == 0 ]]; then

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The server in the foreground on PORT (default 8000). Configuration is the environment, e.g.
-#   AUTH_KEY=dev BATCH_BUCKETS=16,32,64 MICRO_BATCH_WINDOW_MS=2 DTYPE=bfloat16 THRESHOLD=0.5 \
+#   AUTH_KEY=dev BATCH_BUCKETS=8,16,32 MICRO_BATCH_WINDOW_MS=5 DTYPE=float16 THRESHOLD=0.6 \
 #   CUDA_GRAPHS=0 MODEL_ID=pipecat-ai/smart-turn-v2 bash scripts/start.sh
 #   MODEL_PATH=test/fixtures/models/mean-v2.onnx bash scripts/start.sh    # a local ONNX file, offline
 # See README.md for every variable. Ctrl-C (or SIGTERM) drains accepted requests, then exits.
@@ -19,7 +19,6 @@ fi
 if [[ -n "${TORCH_COMPILE:-}" ]]; then
   say "note: TORCH_COMPILE is a setting of the Python server and has no effect here (TensorRT engines are built with npm run build:engines)"
 fi
-export PORT="${PORT:-8000}"
 cd "$ROOT"
 # exec: the server is this process, so signals (and a PID file) reach Node itself.
 exec node --import tsx ts/main.ts

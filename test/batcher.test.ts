@@ -73,17 +73,36 @@ describe('batcher', () => {
     await drained;
   });
 
-  it('answers a request that waits past its deadline with 503 and never computes it', async () => {
+  it('answers 503 at the deadline: a queued request is never computed, a running batch’s answer comes too late', async () => {
     backend.hold();
     const batcher = make({ timeoutMs: 50, windowMs: 0 });
-    const running = batcher.submit(clipOf(backend, 100));
+    const running = settle(batcher.submit(clipOf(backend, 100)));
     await sleep(5);
     const late = await settle(batcher.submit(clipOf(backend, 200)));
     expect(late.error?.code).to.equal('DEADLINE_EXCEEDED');
     expect(late.error?.status).to.equal(503);
+    expect(late.error?.message).to.match(/REQUEST_TIMEOUT_MS=50 ms \(it was still waiting for a batch\)/);
+    // The held batch's request is answered at its deadline: the batch has not ended (the gate is shut).
+    const first = await running;
+    expect(first.error?.message).to.match(/its batch ran past it/);
     backend.release();
-    await running;
     await batcher.drain();
+    expect(backend.rowsComputed).to.equal(1);
+    expect(rejected).to.deep.equal(['expired', 'expired']);
+  });
+
+  it('answers a queued request at once, never computed, when its batch would typically finish past its deadline', async () => {
+    backend.hold();
+    const batcher = make({ timeoutMs: 300, windowMs: 0 });
+    const running = batcher.submit(clipOf(backend, 100)); // nothing measured yet: admitted, and held
+    await sleep(5);
+    const queued = settle(batcher.submit(clipOf(backend, 200)));
+    await sleep(250);
+    backend.release(); // the first batch took 250 ms: the second, dispatched now, would end past 300 ms
+    expect((await running).probability).to.be.closeTo(fixtureProbability(100), 1e-6);
+    const late = await queued;
+    expect(late.error?.code).to.equal('DEADLINE_EXCEEDED');
+    expect(late.error?.message).to.match(/its batch could not have finished in time/);
     expect(backend.rowsComputed).to.equal(1);
     expect(rejected).to.deep.equal(['expired']);
   });
@@ -123,7 +142,7 @@ describe('batcher', () => {
   });
 
   it('dispatches as soon as the largest bucket fills, without waiting for the window', async () => {
-    const batcher = make({ windowMs: 10_000 });
+    const batcher = make({ windowMs: 10_000, timeoutMs: 20_000 }); // a deadline the window fits in
     const t0 = performance.now();
     const results = await Promise.all(Array.from({ length: 8 }, (_, i) => batcher.submit(clipOf(backend, 500 * (i + 1)))));
     expect(performance.now() - t0).to.be.lessThan(5000);

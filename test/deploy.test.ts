@@ -1,14 +1,29 @@
 // The deployment files are not run here (no Docker engine, no cluster); this keeps them consistent
 // with the server they deploy: port, probes, drain time, GPU request, autoscaling metric.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import yaml from 'js-yaml';
+import { GPU_BUCKETS } from '../ts/backends/tensorrt.js';
 import { loadConfig } from '../ts/config.js';
 
 type Doc = Record<string, any>;
 const load = (file: string): Doc[] => yaml.loadAll(readFileSync(`deploy/k8s/${file}`, 'utf8')) as Doc[];
 const env = (container: Doc): Record<string, string> =>
-  Object.fromEntries((container['env'] as Doc[]).filter((e) => 'value' in e).map((e) => [e['name'], e['value']]));
+  Object.fromEntries(((container['env'] ?? []) as Doc[]).filter((e) => 'value' in e).map((e) => [e['name'], e['value']]));
+
+const DEFAULTS = loadConfig({});
+/** The variables loadConfig reads (it asks the environment for each, so a recording proxy lists them). */
+const CONFIG_VARIABLES = (() => {
+  const read = new Set<string>();
+  loadConfig(new Proxy({}, { get: (_, name) => (typeof name === 'string' && read.add(name), undefined) }));
+  return read;
+})();
+
+/** NAME=value settings of a Dockerfile's ENV instructions. */
+function dockerEnv(text: string): Array<[string, string]> {
+  const instructions = text.replace(/\\\n/g, ' ').split('\n').filter((line) => line.startsWith('ENV '));
+  return instructions.flatMap((line) => [...line.slice(4).matchAll(/([A-Z_][A-Z0-9_]*)=("[^"]*"|\S+)/g)].map((m): [string, string] => [m[1]!, m[2]!.replace(/^"|"$/g, '')]));
+}
 
 describe('deploy', () => {
   const [deployment] = load('deployment-gpu.yaml');
@@ -18,12 +33,13 @@ describe('deploy', () => {
   it('the server container’s environment is a valid configuration', () => {
     const config = loadConfig(env(server));
     expect(config.backend).to.equal('tensorrt');
-    expect(config.port).to.equal(8000);
-    expect(config.batchBuckets).to.deep.equal([16, 32, 64]);
+    expect(config.port).to.equal(DEFAULTS.port);
+    expect(config.batchBuckets).to.equal(undefined); // TensorRT's own, GPU_BUCKETS, which build:engines builds too
   });
 
   it('probes readiness on /ready and liveness on /health, on the served port', () => {
-    expect(server['ports'][0]).to.deep.include({ name: 'http', containerPort: 8000 });
+    expect(server['ports'][0]).to.deep.include({ name: 'http', containerPort: DEFAULTS.port });
+    expect(deployment!['spec']['template']['metadata']['annotations']['prometheus.io/port']).to.equal(String(DEFAULTS.port));
     expect(server['readinessProbe']['httpGet']).to.deep.equal({ path: '/ready', port: 'http' });
     expect(server['livenessProbe']['httpGet']).to.deep.equal({ path: '/health', port: 'http' });
   });
@@ -54,10 +70,49 @@ describe('deploy', () => {
     expect(load('prometheus-adapter-rules.yaml')[0]!['data']['config.yaml']).to.include(metric);
   });
 
+  describe('one home for each default: deploy/ and scripts/start.sh set only what differs from ts/config.ts', () => {
+    const settings: Array<{ where: string; name: string; value: string }> = [];
+    for (const file of ['Dockerfile.cpu', 'Dockerfile.gpu']) {
+      for (const [name, value] of dockerEnv(readFileSync(`deploy/${file}`, 'utf8'))) settings.push({ where: `deploy/${file}`, name, value });
+    }
+    for (const file of ['deployment-gpu.yaml']) {
+      const pod = load(file)[0]!['spec']['template']['spec'];
+      for (const container of [...(pod['initContainers'] ?? []), ...pod['containers']] as Doc[]) {
+        for (const [name, value] of Object.entries(env(container))) settings.push({ where: `deploy/k8s/${file} ${container['name']}`, name, value });
+      }
+    }
+    // start.sh's usage example included: a default shown as an example reads as a setting one must make.
+    for (const m of readFileSync('scripts/start.sh', 'utf8').matchAll(/\b([A-Z][A-Z0-9_]*)=([^\s"$]+)/g)) settings.push({ where: 'scripts/start.sh', name: m[1]!, value: m[2]! });
+
+    it('finds the settings it checks', () => {
+      expect(CONFIG_VARIABLES).to.include.members(['PORT', 'MICRO_BATCH_WINDOW_MS', 'REQUEST_TIMEOUT_MS', 'BATCH_BUCKETS']);
+      expect(settings.map((s) => s.name)).to.include.members(['BACKEND', 'SHUTDOWN_TIMEOUT_MS', 'ONNXRUNTIME_NODE_INSTALL', 'THRESHOLD']);
+    });
+
+    it('no setting repeats a default (a changed default would silently not apply there)', () => {
+      const repeated = settings.filter(({ name, value }) => {
+        if (!CONFIG_VARIABLES.has(name)) return false;
+        const config = loadConfig({ [name]: value }); // throws for an invalid value, naming it
+        if (name === 'BATCH_BUCKETS') return settings.some((s) => s.name === 'BACKEND' && s.value === 'tensorrt') && String(config.batchBuckets) === String(GPU_BUCKETS);
+        return JSON.stringify(config) === JSON.stringify(DEFAULTS);
+      });
+      expect(repeated.map((s) => `${s.where}: ${s.name}=${s.value}`)).to.deep.equal([]);
+    });
+
+    it('a default the scripts must know (${NAME:-value}) is the one ts/config.ts has', () => {
+      const uses = readdirSync('scripts')
+        .filter((file) => file.endsWith('.sh'))
+        .flatMap((file) => [...readFileSync(`scripts/${file}`, 'utf8').matchAll(/\$\{([A-Z_][A-Z0-9_]*):-([^}]*)\}/g)].map((m) => ({ file, name: m[1]!, value: m[2]! })))
+        .filter((use) => CONFIG_VARIABLES.has(use.name));
+      expect(uses.map((u) => u.name)).to.include('PORT');
+      for (const use of uses) expect(loadConfig({ [use.name]: use.value }), `scripts/${use.file}: \${${use.name}:-${use.value}}`).to.deep.equal(DEFAULTS);
+    });
+  });
+
   it('the images expose the port and start the server', () => {
     for (const file of ['Dockerfile.gpu', 'Dockerfile.cpu']) {
       const text = readFileSync(`deploy/${file}`, 'utf8');
-      expect(text, file).to.match(/^EXPOSE 8000$/m);
+      expect(text, file).to.match(new RegExp(`^EXPOSE ${DEFAULTS.port}$`, 'm'));
       expect(text, file).to.match(/^CMD \["npm", "start"\]$/m);
       expect(text, file).to.include('ONNXRUNTIME_NODE_INSTALL=skip');
     }

@@ -65,7 +65,7 @@ describe('drain', function () {
   });
 
   it('exits at once, by the signal, on a second signal', async () => {
-    const server = await startServer({ MODEL_PATH: fixture('models/slow-v2.onnx'), ORT_INTRA_OP_THREADS: '1', MICRO_BATCH_WINDOW_MS: '1000', BATCH_BUCKETS: '64' });
+    const server = await startServer({ MODEL_PATH: fixture('models/slow-v2.onnx'), ORT_INTRA_OP_THREADS: '1', MICRO_BATCH_WINDOW_MS: '1000', BATCH_BUCKETS: '64', REQUEST_TIMEOUT_MS: '60000' }); // 40 queued for a slow batch: admitted, not refused by the deadline
     const answers = Promise.all(Array.from({ length: 40 }, () => post(`${server.url}/raw`, f4).catch(() => undefined)));
     while ((await queueDepth(server.url)) < 40) await new Promise((r) => setTimeout(r, 10));
     const t0 = performance.now();

@@ -59,7 +59,7 @@ function cycles(graph: ReadonlyMap<string, readonly string[]>): string[][] {
   return found;
 }
 
-describe('import graph', () => {
+describe('the import graph', () => {
   it('finds a cycle when there is one (the check itself)', () => {
     const graph = new Map([
       ['a', ['b']],

@@ -203,7 +203,6 @@ describe('Whisper log-mel features (smart-turn v3)', () => {
     it('keeps the last 8 s of a long clip', () => {
       const long = noise(12 * SR, 0.3, 9);
       const clip = smartTurnV3.prepare(long);
-      expect(clip.usedSamples).to.equal(N_SAMPLES);
       const batch = { size: 1, inputs: { input_features: new Float32Array(FEATURES_PER_CLIP) } };
       clip.write(batch, 0);
       expect(maxAbsDiff(batch.inputs.input_features, whisperLogMel(long.subarray(4 * SR)))).to.equal(0);

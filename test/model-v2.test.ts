@@ -32,7 +32,6 @@ describe('smart-turn v2 window', () => {
     const batch = batchOf(1);
     const samples = Float32Array.from({ length: WINDOW + 1000 }, (_, i) => (i < 1000 ? 100 : i % 2));
     const clip = smartTurnV2.prepare(samples);
-    expect(clip.usedSamples).to.equal(WINDOW);
     clip.write(batch, 0);
     const values = batch.inputs['input_values'] as Float32Array;
     // The 100s at the start were dropped: what remains alternates 0/1, so normalizes to ±1.

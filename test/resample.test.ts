@@ -1,10 +1,11 @@
 import { expect } from 'chai';
 import { ServeError } from '../ts/errors.js';
-import { Resampler } from '../ts/resample.js';
+import { checkSampleRate, Resampler } from '../ts/resample.js';
 import { noise, tones } from './reference/run.js';
 
 const resampler = await Resampler.create();
-const resampleTo16k = (samples: Float32Array, fromRate: number): Float32Array => resampler.to16k(samples, fromRate);
+/** The server's path: the declared rate is checked where it comes in, then the audio resampled. */
+const resampleTo16k = (samples: Float32Array, rate: number): Float32Array => resampler.to16k(samples, checkSampleRate(rate));
 
 function sine(n: number, freq: number, rate: number, amp = 0.5): Float32Array {
   return tones(n, [[freq, amp]], rate);
@@ -23,7 +24,7 @@ function peak(y: Float32Array): number {
   return max;
 }
 
-describe('Resampler.to16k', () => {
+describe('checkSampleRate, Resampler.to16k', () => {
   describe('bad calls', () => {
     for (const rate of [0, -16000, 7999, 192_001, 44_100.5, Number.NaN, Number.POSITIVE_INFINITY]) {
       it(`refuses sample_rate ${rate} with BAD_QUERY (400)`, () => {

@@ -5,6 +5,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
+import { decodeWav } from '../tools/lib/wav.js';
 import { FIXTURE_V2 } from './helpers/service.js';
 import { deadPort, ROOT, run } from './helpers/tools.js';
 
@@ -128,6 +129,28 @@ describe('scripts', function () {
       const left = files.filter((file) => existsSync(path.join(repo, file)));
       expect(left).to.deep.equal(['engines/README.md', 'ts/main.ts', 'home/.cache/huggingface/hub/models--pipecat-ai--smart-turn-v2/blob']);
       expect(r.stderr).to.match(/kept downloaded models in the shared Hugging Face cache/);
+    } finally {
+      rmSync(repo, { recursive: true, force: true });
+    }
+  });
+
+  it('make_sample.sh speaks the two shipped clips with espeak-ng: 16 kHz mono 16-bit, as long as the committed ones', async () => {
+    const repo = mkdtempSync(path.join(os.tmpdir(), 'smart-turn-samples-'));
+    try {
+      cpSync(path.join(ROOT, 'scripts'), path.join(repo, 'scripts'), { recursive: true });
+      const r = await run('bash', [path.join(repo, 'scripts/make_sample.sh')]);
+      expect(r.code, r.stderr).to.equal(0);
+      expect(r.stderr, 'espeak-ng must be installed (.ci/packages)').not.to.include('espeak-ng not found');
+      for (const name of ['mid.wav', 'end.wav']) {
+        const made = decodeWav(readFileSync(path.join(repo, 'samples', name)));
+        const shipped = decodeWav(readFileSync(path.join(ROOT, 'samples', name)));
+        expect([made.sourceRate, made.channels, made.bitDepth]).to.deep.equal([16000, 1, '16']);
+        expect(r.stdout).to.include(`samples/${name}: `);
+        // Another espeak-ng release may speak a little faster or slower; the sentence stays the same.
+        expect(made.samples.length / shipped.samples.length, name).to.be.within(0.8, 1.25);
+        const rms = Math.sqrt(made.samples.reduce((sum, x) => sum + x * x, 0) / made.samples.length);
+        expect(rms, `${name} holds speech, not silence`).to.be.above(0.01);
+      }
     } finally {
       rmSync(repo, { recursive: true, force: true });
     }

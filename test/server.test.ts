@@ -2,9 +2,11 @@ import { execFile, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import { expect } from 'chai';
 import { OnnxBackend } from '../ts/backends/onnx.js';
 import { lastWindow } from '../ts/audio.js';
+import { LINGER } from '../ts/http/body.js';
 import { N_SAMPLES, whisperLogMel } from '../ts/features/mel.js';
 import { GatedBackend } from './helpers/backends.js';
 import { encodeNpy } from '../tools/lib/npy.js';
@@ -26,6 +28,17 @@ function postChunked(url: string, chunks: Buffer[]): Promise<{ status: number; j
     req.on('error', (error) => ((error as NodeJS.ErrnoException).code === 'EPIPE' || (error as NodeJS.ErrnoException).code === 'ECONNRESET' ? undefined : reject(error)));
     for (const chunk of chunks) req.write(chunk);
     req.end();
+  });
+}
+
+/** Resolves once `socket` drains or closes. */
+function writable(socket: net.Socket): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      socket.off('drain', done).off('close', done);
+      resolve();
+    };
+    socket.on('drain', done).on('close', done);
   });
 }
 
@@ -75,6 +88,52 @@ describe('server', function () {
       const answer = await postChunked(svc.url, [f4.subarray(0, 100), f4.subarray(100)]);
       expect(answer.status).to.equal(200);
       expect(answer.json.probability).to.be.closeTo(fixtureProbability(1600), 1e-6);
+    });
+  });
+
+  describe('oversized bodies: the 413 reaches clients that write everything before reading', () => {
+    beforeEach(async () => {
+      svc = await startTestService({ MAX_BODY_BYTES: '65536' });
+    });
+
+    it('Python urllib, posting 20 MB, reads the 413 JSON instead of a reset', async () => {
+      const script = [
+        'import json, sys, urllib.request, urllib.error',
+        'req = urllib.request.Request(sys.argv[1], data=bytes(20 << 20), headers={"Content-Type": "application/octet-stream"})',
+        'try:',
+        '    urllib.request.urlopen(req)',
+        'except urllib.error.HTTPError as e:',
+        '    print(json.dumps({"status": e.code, "body": json.loads(e.read())}))',
+      ].join('\n');
+      const { stdout } = await run(PYTHON, ['-c', script, `${svc.url}/raw`]);
+      const answer = JSON.parse(stdout);
+      expect(answer.status).to.equal(413);
+      expect(answer.body.error.code).to.equal('BODY_TOO_LARGE');
+      expect(answer.body.error.message).to.match(/body is 20971520 bytes; MAX_BODY_BYTES allows 65536/);
+      expect((await post(`${svc.url}/raw`, f4)).status).to.equal(200);
+    });
+
+    it('discards at most LINGER.bytes of a refused body, then closes', async () => {
+      const declared = LINGER.bytes + (64 << 20);
+      const socket = net.connect(svc.port, '127.0.0.1');
+      await new Promise((resolve) => socket.once('connect', resolve));
+      let received = '';
+      socket.on('data', (d) => (received += d));
+      const closed = new Promise((resolve) => socket.once('close', resolve));
+      socket.on('error', () => undefined);
+      socket.write(`POST /raw HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: ${declared}\r\n\r\n`);
+      const chunk = Buffer.alloc(1 << 20);
+      let written = 0;
+      while (written < declared && !socket.destroyed) {
+        if (!socket.write(chunk)) await writable(socket);
+        written += chunk.length;
+      }
+      await closed;
+      expect(received).to.match(/^HTTP\/1\.1 413 /);
+      expect(received).to.include('"code":"BODY_TOO_LARGE"');
+      // The server stopped reading past the bound: what the client got into the kernel's buffers is far short of the body.
+      expect(written).to.be.below(declared);
+      expect(written).to.be.at.least(LINGER.bytes);
     });
   });
 

@@ -4,11 +4,13 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
+import wavefile from 'wavefile';
 import { encodeNpy } from '../tools/lib/npy.js';
+import { fitToSeconds } from '../tools/lib/wav.js';
 import { diff, parseBatchMetrics, sizeRanges } from '../tools/lib/prom.js';
 import { target } from '../tools/lib/target.js';
 import { python, saveFloat32 } from './helpers/numpy.js';
-import { fixtureProbability, startTestService, type TestService } from './helpers/service.js';
+import { fixtureProbability, post, startTestService, type TestService } from './helpers/service.js';
 import { deadPort, runTool, silentServer } from './helpers/tools.js';
 
 describe('tools', function () {
@@ -27,9 +29,11 @@ describe('tools', function () {
   });
 
   describe('lib', () => {
-    it('encodeNpy writes the bytes np.save writes', () => {
+    it('encodeNpy writes the bytes np.save writes, float32 or int16', () => {
       const values = Float32Array.from({ length: 1001 }, (_, i) => Math.sin(i) * 0.5);
       expect(encodeNpy(values).equals(saveFloat32(values))).to.equal(true);
+      const pcm = python('out = save(np.clip(np.round(np.frombuffer(sys.stdin.buffer.read(), "<f4") * 32768), -32768, 32767).astype("<i2"))', Buffer.from(values.buffer));
+      expect(encodeNpy(values, '<i2').equals(pcm)).to.equal(true);
       expect(python('out = str(np.load(io.BytesIO(sys.stdin.buffer.read())).shape).encode()', encodeNpy(values)).toString()).to.equal('(1001,)');
     });
 
@@ -132,6 +136,36 @@ describe('tools', function () {
       const r = await runTool('client', ['--tone', '--env-file', path.join(folder, '.env')], { cwd: dir });
       expect(r.code, r.stderr).to.equal(0);
       expect(r.stderr).to.include(`POST ${svc.url}/raw (SMART_TURN_URL from`);
+    });
+
+    it('--native-rate --int16: a 48 kHz WAV goes as it is, declared, and gets the answer of the clip resampled here', async function () {
+      this.timeout(60_000); // three requests, two of them through the tool's own process
+      // 5 s of two tones faded in and out, written as a 48 kHz 16-bit WAV.
+      const rate = 48_000;
+      const tones = Float64Array.from({ length: 5 * rate }, (_, i) => {
+        const t = i / rate;
+        return (0.2 * Math.sin(2 * Math.PI * 220 * t) + 0.1 * Math.sin(2 * Math.PI * 1370 * t)) * Math.min(1, t / 0.05, (5 - t) / 0.05);
+      });
+      const wav = new wavefile.WaveFile();
+      wav.fromScratch(1, rate, '16', Int16Array.from(tones, (x) => Math.round(x * 32767)));
+      const file = path.join(dir, 'tones-48k.wav');
+      writeFileSync(file, wav.toBuffer());
+      const cwd = envFile('rates', `SMART_TURN_URL=${svc.url}\nAUTH_KEY=dev\n`);
+
+      const here = await runTool('client', ['--sample', file, '--seconds', '8'], { cwd });
+      expect(here.code, here.stderr).to.equal(0);
+      expect(here.stderr).to.include('as 8 s at 16000 Hz float32 mono');
+      const native = await runTool('client', ['--sample', file, '--seconds', '8', '--native-rate', '--int16'], { cwd });
+      expect(native.code, native.stderr).to.equal(0);
+      expect(native.stderr).to.include('tones-48k.wav (16-bit 1 ch 48000 Hz, 5.00 s) as 8 s at 48000 Hz int16 mono');
+      // The same resampler either side (ts/resample.ts); the int16 steps (3e-5) and where the padding
+      // meets the tones are all that differ.
+      const [p16, p48] = [JSON.parse(here.stdout).probability, JSON.parse(native.stdout).probability];
+      expect(Math.abs(p16 - p48)).to.be.below(1e-3);
+      // The same bytes, undeclared, are heard at a third of their speed: the comparison can fail.
+      const samples = Float32Array.from(tones, (x) => Math.round(x * 32767) / 32768);
+      const undeclared = await post(`${svc.url}/raw`, encodeNpy(fitToSeconds(samples, 8, rate), '<i2'), { authorization: 'Key dev' });
+      expect(Math.abs(undeclared.json.probability - p48)).to.be.above(0.05);
     });
 
     it('a wrong key: 401, naming where the key came from', async () => {

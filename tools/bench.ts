@@ -69,7 +69,7 @@ runMain(async () => {
   const worker = async (): Promise<void> => {
     while (next < requests) {
       next++;
-      const outcome = await postRaw(to, clip.body, timeoutMs);
+      const outcome = await postRaw(to, clip.body, timeoutMs, clip.headers);
       outcomes.push(outcome);
       finishedAtMs.push(performance.now() - t0);
     }
@@ -154,7 +154,7 @@ function render(r: BenchReport, examples: Map<string, string>): string {
   if (errorKeys.length === 0) lines.push('errors        none');
   for (const key of errorKeys) lines.push(`errors        ${key}: ${r.errors[key]} (e.g. ${examples.get(key)})`);
   if (r.errors['503'] || r.errors['429']) {
-    lines.push('              the server shed load: lower --concurrency, or raise the server\'s MAX_QUEUE / REQUEST_TIMEOUT_MS');
+    lines.push('              the server shed load: lower --concurrency, add replicas, or raise the server\'s REQUEST_TIMEOUT_MS (it admits what it can answer within it)');
   }
   if ('unavailable' in r.batches) lines.push(`batches       unknown: ${r.batches.unavailable}`);
   else {

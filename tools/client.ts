@@ -38,7 +38,7 @@ runMain(async () => {
   const clip = loadClip(values);
   const origin = url ? `SMART_TURN_URL from ${url.source}` : `RUNPOD_TCP_HOST/PORT from ${host!.source}`;
   console.error(`client: POST ${to.raw} (${origin}; ${key ? `AUTH_KEY from ${key.source}` : 'no AUTH_KEY'}) with ${clip.description}`);
-  const outcome = await postRaw(to, clip.body, number('timeout', values.timeout, 10, 0.001) * 1000);
+  const outcome = await postRaw(to, clip.body, number('timeout', values.timeout, 10, 0.001) * 1000, clip.headers);
   if (!outcome.ok) {
     console.error(`client failed: ${explain(outcome, to, key ? `AUTH_KEY in ${key.source}` : `AUTH_KEY in ${envFile}`)}`);
     return 1;

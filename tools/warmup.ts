@@ -20,7 +20,7 @@ runMain(async () => {
   const to = target(values.url ?? localUrl(), process.env['AUTH_KEY']);
   const clip = loadClip(values);
   console.error(`warmup: POST ${to.raw} with ${clip.description}`);
-  const outcome = await postRaw(to, clip.body, number('timeout', values.timeout, 30, 0.001) * 1000);
+  const outcome = await postRaw(to, clip.body, number('timeout', values.timeout, 30, 0.001) * 1000, clip.headers);
   if (!outcome.ok) {
     console.error(`warmup failed: ${explain(outcome, to)}`);
     return 1;

@@ -1,6 +1,7 @@
-// Windowed micro-batching, after Triton's dynamic batcher: a bounded queue with a per-request
-// deadline (policy, as data in BatcherOptions), batch formation (window or full largest bucket), and
-// hand-off of a formed batch to the backend. Every submitted request settles exactly once.
+// Windowed micro-batching, after Triton's dynamic batcher: admission by deadline (the policy, as data,
+// in admission.ts), batch formation (window or full largest bucket), and hand-off of a formed batch to
+// the backend. Every submitted request settles exactly once.
+import { admit, BatchTimes, DEFAULT_MARGIN, predict, queueLimit, type AdmissionPolicy, type BatchShape, type Decision, type QueueState } from './admission.js';
 import type { Backend } from './backends/backend.js';
 import { ServeError } from './errors.js';
 import type { Clip } from './model/family.js';
@@ -8,10 +9,15 @@ import type { Clip } from './model/family.js';
 export interface BatcherOptions {
   /** How long the first request of a batch waits for company. */
   windowMs: number;
-  /** Requests waiting for a batch at most; past it new ones are refused at once. */
-  maxQueue: number;
-  /** A request not yet in a running batch this long after it arrived is answered 503, not computed. */
+  /** An operator's cap on requests waiting for a batch (MAX_QUEUE); by default only the deadline limits. */
+  maxQueue?: number | undefined;
+  /**
+   * An answer is due this long after admission (REQUEST_TIMEOUT_MS): a request is admitted only if its
+   * predicted answer fits, and one whose batch could no longer finish in time is answered 503.
+   */
   timeoutMs: number;
+  /** Share of the deadline the prediction must leave free (default DEFAULT_MARGIN). */
+  margin?: number;
 }
 
 export interface BatchResult {
@@ -27,11 +33,23 @@ export interface BatchResult {
 
 export type Rejection = 'queue_full' | 'expired' | 'aborted' | 'shutting_down';
 
-/** What the batcher reports as it works; metrics and readiness observe it. */
+/** What the batcher reports as it works; metrics, readiness and logs observe it. */
 export interface BatcherEvents {
   batch?(info: { size: number; bucket: number; seconds: number; ok: boolean; error?: unknown }): void;
   rejected?(reason: Rejection): void;
+  /** A request refused at admission, with the prediction that refused it. */
+  refused?(decision: Extract<Decision, { admit: false }>, state: QueueState): void;
   dispatched?(queueWaitSeconds: number): void;
+}
+
+/** The admission state, for metrics and logs. */
+export interface AdmissionSnapshot {
+  /** Requests that may wait, with idle slots, before the next is refused. */
+  limit: number;
+  /** When a request arriving now would be answered. */
+  predictedMs: number;
+  /** Seconds a full batch of each bucket takes, as measured. */
+  batchSeconds: Array<[bucket: number, seconds: number]>;
 }
 
 /** A place in the queue, held while a request is prepared; use it exactly once. */
@@ -43,8 +61,13 @@ export interface Reservation {
 interface Pending {
   clip: Clip;
   arrived: number;
+  /** When its answer is due (performance.now() ms): admission plus the deadline. */
+  answerBy: number;
+  /** Each settles the request's promise; `settled` turns true at the first. */
   resolve(result: BatchResult): void;
   reject(error: Error): void;
+  settled: boolean;
+  /** Answers it at answerBy, queued or running, unless it has its answer by then. */
   timer: NodeJS.Timeout;
   detach(): void;
 }
@@ -53,12 +76,15 @@ const now = (): number => performance.now();
 
 export class Batcher {
   readonly #backend: Backend;
-  readonly #options: BatcherOptions;
+  readonly #policy: AdmissionPolicy;
+  readonly #shape: BatchShape;
+  readonly #times = new BatchTimes();
   readonly #listeners: BatcherEvents[];
   readonly #events: BatcherEvents;
   readonly #maxBucket: number;
   #queue: Pending[] = [];
-  #inFlight = 0;
+  /** Running batches: when each started and what it was expected to take. */
+  readonly #running = new Set<{ started: number; seconds: number }>();
   #timer: NodeJS.Timeout | undefined;
   #closing = false;
   #reserved = 0;
@@ -67,7 +93,8 @@ export class Batcher {
   constructor(backend: Backend, options: BatcherOptions, events: BatcherEvents = {}) {
     if (backend.buckets.length === 0) throw new Error('backend has no batch buckets');
     this.#backend = backend;
-    this.#options = { ...options };
+    this.#policy = { deadlineMs: options.timeoutMs, margin: options.margin ?? DEFAULT_MARGIN, maxQueue: options.maxQueue };
+    this.#shape = { buckets: backend.buckets, slots: backend.maxInFlight, windowMs: options.windowMs };
     this.#listeners = [events];
     this.#events = fanOut(this.#listeners);
     this.#maxBucket = backend.buckets[backend.buckets.length - 1]!;
@@ -78,13 +105,26 @@ export class Batcher {
     this.#listeners.push(listener);
   }
 
-  get maxQueue(): number {
-    return this.#options.maxQueue;
+  get policy(): AdmissionPolicy {
+    return this.#policy;
   }
 
-  /** Sets the queue limit, e.g. once warm-up has measured what the backend can do. */
-  set maxQueue(limit: number) {
-    this.#options.maxQueue = Math.max(1, Math.floor(limit));
+  /** Seeds the batch times with warm-up's first runs, until real batches replace them. */
+  seedBatchTimes(times: ReadonlyMap<number, number>): void {
+    for (const [bucket, seconds] of times) this.#times.seed(bucket, seconds);
+  }
+
+  admission(): AdmissionSnapshot {
+    return {
+      limit: queueLimit(this.#shape, this.#times, this.#policy),
+      predictedMs: predict(this.#state(), this.#shape, this.#times).ms,
+      batchSeconds: this.#times.entries(),
+    };
+  }
+
+  #state(): QueueState {
+    const t = now();
+    return { waiting: this.#queue.length + this.#reserved, running: [...this.#running].map((r) => Math.max(0, r.seconds - (t - r.started) / 1000)) };
   }
 
   get queueDepth(): number {
@@ -92,7 +132,7 @@ export class Batcher {
   }
 
   get inFlight(): number {
-    return this.#inFlight;
+    return this.#running.size;
   }
 
   /** Queues a clip; resolves with its probability, or rejects with a ServeError. */
@@ -108,18 +148,22 @@ export class Batcher {
 
   /**
    * Admits a request before its clip exists, so that the work of preparing it (features, resampling)
-   * is only done for requests that will get a place: a reservation counts against `maxQueue` from now
-   * until it is submitted or cancelled, and drain() waits for it. Throws QUEUE_FULL or SHUTTING_DOWN.
+   * is only done for requests that will get a place: a reservation counts as waiting from now until it
+   * is submitted or cancelled, and drain() waits for it. Throws QUEUE_FULL or SHUTTING_DOWN.
    */
   reserve(): Reservation {
     if (this.#closing) {
       this.#events.rejected?.('shutting_down');
       throw new ServeError('SHUTTING_DOWN', 'the server is shutting down; retry on another replica', { retryAfter: 1 });
     }
-    if (this.#queue.length + this.#reserved >= this.#options.maxQueue) {
+    const state = this.#state();
+    const decision = admit(state, this.#shape, this.#times, this.#policy);
+    if (!decision.admit) {
       this.#events.rejected?.('queue_full');
-      throw new ServeError('QUEUE_FULL', `server is at capacity (${this.#options.maxQueue} requests queued); retry shortly`, { retryAfter: 1 });
+      this.#events.refused?.(decision, state);
+      throw new ServeError('QUEUE_FULL', decision.message, { retryAfter: 1 });
     }
+    const answerBy = now() + this.#policy.deadlineMs;
     this.#reserved++;
     let open = true;
     const close = (): boolean => {
@@ -129,28 +173,36 @@ export class Batcher {
       return true;
     };
     return {
-      submit: (clip, signal) => (close() ? this.#enqueue(clip, signal) : Promise.reject(new Error('reservation already used'))),
+      submit: (clip, signal) => (close() ? this.#enqueue(clip, answerBy, signal) : Promise.reject(new Error('reservation already used'))),
       cancel: () => {
         if (close()) this.#schedule();
       },
     };
   }
 
-  #enqueue(clip: Clip, signal?: AbortSignal): Promise<BatchResult> {
+  /** `answerBy`: when its answer is due (performance.now() ms). */
+  #enqueue(clip: Clip, answerBy: number, signal?: AbortSignal): Promise<BatchResult> {
     if (signal?.aborted) {
       this.#events.rejected?.('aborted');
       this.#schedule();
       return Promise.reject(new ServeError('CLIENT_GONE', 'client disconnected before its request was queued'));
     }
     return new Promise<BatchResult>((resolve, reject) => {
+      const arrived = now();
       const pending: Pending = {
         clip,
-        arrived: now(),
-        resolve,
-        reject,
-        timer: setTimeout(() => {
-          this.#drop(pending, 'expired', new ServeError('DEADLINE_EXCEEDED', `request waited ${this.#options.timeoutMs} ms without reaching the model; the server is overloaded, retry shortly`, { retryAfter: 1 }));
-        }, this.#options.timeoutMs),
+        arrived,
+        answerBy,
+        settled: false,
+        resolve: (result) => {
+          pending.settled = true;
+          resolve(result);
+        },
+        reject: (error) => {
+          pending.settled = true;
+          reject(error);
+        },
+        timer: setTimeout(() => this.#drop(pending, 'expired', this.#late('it was still waiting for a batch')), Math.max(0, answerBy - arrived)),
         detach: () => undefined,
       };
       if (signal) {
@@ -168,8 +220,12 @@ export class Batcher {
   drain(): Promise<void> {
     this.#closing = true;
     this.#schedule();
-    if (this.#queue.length === 0 && this.#inFlight === 0 && this.#reserved === 0) return Promise.resolve();
+    if (this.#queue.length === 0 && this.#running.size === 0 && this.#reserved === 0) return Promise.resolve();
     return new Promise((resolve) => this.#idle.push(resolve));
+  }
+
+  #late(why: string): ServeError {
+    return new ServeError('DEADLINE_EXCEEDED', `request not answered within REQUEST_TIMEOUT_MS=${this.#policy.deadlineMs} ms (${why}); the server is overloaded, retry shortly`, { retryAfter: 1 });
   }
 
   #drop(pending: Pending, reason: Rejection, error: ServeError): void {
@@ -186,11 +242,11 @@ export class Batcher {
   #schedule(): void {
     if (this.#queue.length === 0) {
       this.#clearTimer();
-      if (this.#inFlight === 0 && this.#reserved === 0) this.#idle.splice(0).forEach((resolve) => resolve());
+      if (this.#running.size === 0 && this.#reserved === 0) this.#idle.splice(0).forEach((resolve) => resolve());
       return;
     }
-    if (this.#inFlight >= this.#backend.maxInFlight) return; // a completing batch calls back here
-    const wait = this.#queue[0]!.arrived + this.#options.windowMs - now();
+    if (this.#running.size >= this.#backend.maxInFlight) return; // a completing batch calls back here
+    const wait = this.#queue[0]!.arrived + this.#shape.windowMs - now();
     if (this.#closing || this.#queue.length >= this.#maxBucket || wait <= 0) {
       this.#clearTimer();
       this.#dispatch();
@@ -209,12 +265,31 @@ export class Batcher {
   }
 
   #dispatch(): void {
-    const requests = this.#queue.splice(0, this.#maxBucket);
-    const bucket = this.#backend.buckets.find((b) => b >= requests.length)!;
     const started = now();
+    const bucketFor = (n: number): number => this.#backend.buckets.find((b) => b >= n)!;
+    // Requests that a batch of this size would typically answer past their deadline are answered now
+    // and never computed: running them would only delay the requests behind.
+    const taken = this.#queue.splice(0, this.#maxBucket);
+    const finish = started + this.#times.of(bucketFor(taken.length), 0) * 1000;
+    const requests = taken.filter((r) => r.answerBy >= finish);
+    for (const r of taken) {
+      if (r.answerBy >= finish) continue;
+      clearTimeout(r.timer);
+      r.detach();
+      this.#events.rejected?.('expired');
+      r.reject(this.#late('its batch could not have finished in time'));
+    }
+    if (requests.length === 0) return;
+    const bucket = bucketFor(requests.length);
     for (const r of requests) {
       clearTimeout(r.timer);
       r.detach();
+      // The deadline holds while the batch runs: a batch slower than predicted does not make it late.
+      r.timer = setTimeout(() => {
+        if (r.settled) return;
+        this.#events.rejected?.('expired');
+        r.reject(this.#late('its batch ran past it'));
+      }, Math.max(0, r.answerBy - started));
       this.#events.dispatched?.((started - r.arrived) / 1000);
     }
     const batch = this.#backend.lease(bucket);
@@ -225,14 +300,16 @@ export class Batcher {
       this.#fail(requests, bucket, 0, error);
       return;
     }
-    this.#inFlight++;
     const t0 = now();
+    const running = { started: t0, seconds: this.#times.of(bucket) };
+    this.#running.add(running);
     this.#backend.infer(batch, requests.length).then(
       (probabilities) => {
         const seconds = (now() - t0) / 1000;
+        this.#times.observe(bucket, requests.length, seconds);
         this.#events.batch?.({ size: requests.length, bucket, seconds, ok: true });
         requests.forEach((r, i) =>
-          r.resolve({
+          r.settled || r.resolve({
             probability: probabilities[i]!,
             inferenceTime: seconds,
             queueWait: (started - r.arrived) / 1000,
@@ -243,7 +320,8 @@ export class Batcher {
       },
       (error: unknown) => this.#fail(requests, bucket, (now() - t0) / 1000, error),
     ).finally(() => {
-      this.#inFlight--;
+      for (const r of requests) clearTimeout(r.timer);
+      this.#running.delete(running);
       this.#schedule();
     });
   }
@@ -251,7 +329,10 @@ export class Batcher {
   #fail(requests: Pending[], bucket: number, seconds: number, error: unknown): void {
     this.#events.batch?.({ size: requests.length, bucket, seconds, ok: false, error });
     const failure = new ServeError('BACKEND_FAILED', 'the model failed on the batch this request was in; retry', { cause: error });
-    for (const r of requests) r.reject(failure);
+    for (const r of requests) {
+      clearTimeout(r.timer);
+      if (!r.settled) r.reject(failure);
+    }
   }
 }
 
@@ -260,6 +341,7 @@ function fanOut(listeners: readonly BatcherEvents[]): BatcherEvents {
   return {
     batch: (info) => listeners.forEach((l) => l.batch?.(info)),
     rejected: (reason) => listeners.forEach((l) => l.rejected?.(reason)),
+    refused: (decision, state) => listeners.forEach((l) => l.refused?.(decision, state)),
     dispatched: (wait) => listeners.forEach((l) => l.dispatched?.(wait)),
   };
 }

@@ -35,9 +35,8 @@ export interface Config {
   modelPath: string | undefined;
   enginesDir: string;
   maxBodyBytes: number;
-  /** Undefined: what the backend finishes in maxQueueDelayMs, measured at warm-up (see service). */
+  /** An operator's cap on waiting requests; undefined: only the deadline limits the queue (admission.ts). */
   maxQueue: number | undefined;
-  maxQueueDelayMs: number;
   requestTimeoutMs: number;
   shutdownTimeoutMs: number;
   headersTimeoutMs: number;
@@ -72,7 +71,6 @@ export function loadConfig(env: Env = process.env): Config {
     enginesDir: r.string('ENGINES_DIR', 'engines'),
     maxBodyBytes: r.int('MAX_BODY_BYTES', 8 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     maxQueue: r.optionalInt('MAX_QUEUE', 1, 1_000_000),
-    maxQueueDelayMs: r.int('MAX_QUEUE_DELAY_MS', 250, 1, 60_000),
     requestTimeoutMs: r.int('REQUEST_TIMEOUT_MS', 2500, 1, 600_000),
     shutdownTimeoutMs: r.int('SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
     headersTimeoutMs: r.int('HEADERS_TIMEOUT_MS', 5000, 1, 600_000),

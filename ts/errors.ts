@@ -1,10 +1,10 @@
 // The one catalogue of errors a client can see. Every module throws `ServeError`s made here; the
 // server's error middleware turns them into `{"error": {code, message}}` with the status below.
-// Anything else becomes a 500 whose message never carries internals.
+// Anything else becomes a 500 whose message never carries internals. The README's error table lists
+// the same codes and statuses (test/errors.test.ts keeps them in step).
 
 export const ERRORS = {
   BAD_NPY: 400,
-  BAD_AUDIO: 400,
   BAD_QUERY: 400,
   UNAUTHORIZED: 401,
   NOT_FOUND: 404,
@@ -14,7 +14,6 @@ export const ERRORS = {
   QUEUE_FULL: 503,
   DEADLINE_EXCEEDED: 503,
   SHUTTING_DOWN: 503,
-  NOT_READY: 503,
   CLIENT_GONE: 499,
   BACKEND_FAILED: 500,
   INTERNAL: 500,

@@ -2,13 +2,14 @@
 // batcher reports through `batcherEvents`, the HTTP layer through `observeRequest`.
 import client from 'prom-client';
 import type { BackendInfo } from './backends/backend.js';
-import type { BatcherEvents } from './batcher.js';
+import type { AdmissionSnapshot, BatcherEvents } from './batcher.js';
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
 export interface MetricsSources {
   queueDepth(): number;
   inFlight(): number;
+  admission(): AdmissionSnapshot;
 }
 
 export class Metrics {
@@ -87,6 +88,31 @@ export class Metrics {
       registers,
       collect() {
         this.set(sources.inFlight());
+      },
+    });
+    new client.Gauge({
+      name: 'smart_turn_admission_limit',
+      help: 'Requests that may wait for a batch before the next is refused: what the backend answers within REQUEST_TIMEOUT_MS (less its margin) at the measured batch times, or MAX_QUEUE if lower',
+      registers,
+      collect() {
+        this.set(sources.admission().limit);
+      },
+    });
+    new client.Gauge({
+      name: 'smart_turn_predicted_answer_seconds',
+      help: 'When a request arriving now would be answered, predicted from the queue and the measured batch times',
+      registers,
+      collect() {
+        this.set(sources.admission().predictedMs / 1000);
+      },
+    });
+    new client.Gauge({
+      name: 'smart_turn_batch_seconds_estimate',
+      help: 'What a full batch of each bucket takes, as measured over recent batches (the admission rule uses it)',
+      labelNames: ['bucket'],
+      registers,
+      collect() {
+        for (const [bucket, seconds] of sources.admission().batchSeconds) this.set({ bucket: String(bucket) }, seconds);
       },
     });
     new client.Gauge({

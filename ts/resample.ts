@@ -3,29 +3,28 @@
 // libsamplerate (WASM build, @alexanderolsen/libsamplerate-js), whose SINC_MEDIUM_QUALITY converter has
 // about soxr HQ's passband (90 % of Nyquist) and > 97 dB of alias rejection.
 //
-// Cost, measured on this project's 2-core machine for 8 s of audio (synchronous, on the calling thread):
-// medium 90 ms from 8 kHz, 130 ms from 24 kHz, 160 ms from 48 kHz; fastest (80 % passband) 30–85 ms;
-// best (97 %) about 500 ms from 48 kHz. Only requests that declare a rate other than 16 kHz pay it.
-import LibSampleRate from '@alexanderolsen/libsamplerate-js';
+// It runs synchronously on the calling thread, and only for requests that declare a rate other than
+// 16 kHz; its cost per clip is in the README (SINC_FASTEST narrows the passband, SINC_BEST costs ~3×).
+import { createRequire } from 'node:module';
 import { SAMPLE_RATE } from './audio.js';
 import { ServeError } from './errors.js';
+
+// Through require: the package is a CommonJS bundle whose exports Node's ESM loader cannot name, and
+// whose `default` exists only when a loader adds one, so an ESM import of it differs between loaders.
+const LibSampleRate = createRequire(import.meta.url)('@alexanderolsen/libsamplerate-js') as typeof import('@alexanderolsen/libsamplerate-js');
 
 export const MIN_RATE = 8_000;
 export const MAX_RATE = 192_000;
 
-export type ResampleQuality = 'best' | 'medium' | 'fastest';
+/** A rate checkSampleRate has accepted: the type makes the check happen once, where the rate comes in. */
+export type SampleRate = number & { readonly checked: unique symbol };
 
-const CONVERTERS = {
-  best: LibSampleRate.ConverterType.SRC_SINC_BEST_QUALITY,
-  medium: LibSampleRate.ConverterType.SRC_SINC_MEDIUM_QUALITY,
-  fastest: LibSampleRate.ConverterType.SRC_SINC_FASTEST,
-} as const;
-
-/** Throws BAD_QUERY unless `rate` is a whole number of Hz in [MIN_RATE, MAX_RATE]. */
-export function checkSampleRate(rate: number): void {
+/** `rate` as a SampleRate; throws BAD_QUERY unless it is a whole number of Hz in [MIN_RATE, MAX_RATE]. */
+export function checkSampleRate(rate: number): SampleRate {
   if (!Number.isInteger(rate) || rate < MIN_RATE || rate > MAX_RATE) {
     throw new ServeError('BAD_QUERY', `sample_rate must be a whole number of Hz from ${MIN_RATE} to ${MAX_RATE}, got ${rate}`);
   }
+  return rate as SampleRate;
 }
 
 type Converter = Awaited<ReturnType<typeof LibSampleRate.create>>;
@@ -43,17 +42,12 @@ export class Resampler {
   }
 
   static async create(): Promise<Resampler> {
-    return new Resampler(await LibSampleRate.create(1, 48_000, SAMPLE_RATE, { converterType: CONVERTERS.medium }));
+    return new Resampler(await LibSampleRate.create(1, 48_000, SAMPLE_RATE, { converterType: LibSampleRate.ConverterType.SRC_SINC_MEDIUM_QUALITY }));
   }
 
-  /**
-   * `samples` (mono, at `fromRate` Hz) resampled to 16 kHz. At 16 kHz already, returns `samples` itself.
-   * Throws ServeError BAD_QUERY for a rate outside [8000, 192000] or not a whole number.
-   */
-  to16k(samples: Float32Array, fromRate: number, quality: ResampleQuality = 'medium'): Float32Array {
-    checkSampleRate(fromRate);
+  /** `samples` (mono, at `fromRate` Hz) resampled to 16 kHz. At 16 kHz already, returns `samples` itself. */
+  to16k(samples: Float32Array, fromRate: SampleRate): Float32Array {
     if (fromRate === SAMPLE_RATE || samples.length === 0) return samples;
-    this.#converter.converterType = CONVERTERS[quality];
     this.#converter.inputSampleRate = fromRate;
     return this.#converter.simple(samples);
   }

@@ -9,14 +9,14 @@ import type { Batcher } from './batcher.js';
 import type { Config } from './config.js';
 import { ServeError } from './errors.js';
 import { requireKey } from './http/auth.js';
-import { readAudioBody } from './http/body.js';
+import { answerThenDrain, readAudioBody } from './http/body.js';
 import type { SamplePasses } from './lib/samples.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 import type { Clip, Preparer } from './model/family.js';
 import { SAMPLE_RATE } from './audio.js';
 import { decodeNpy } from './npy.js';
-import { checkSampleRate, type Resampler } from './resample.js';
+import { checkSampleRate, type Resampler, type SampleRate } from './resample.js';
 import type { Readiness } from './readiness.js';
 
 export interface ServerDeps {
@@ -145,17 +145,15 @@ function predict(deps: ServerDeps): Middleware {
  * The rate a client declares with `?sample_rate=` or `X-Sample-Rate` (Pipecat sends its pipeline's rate
  * without saying which; a client that knows it is not 16 kHz can say so). Undefined: 16 kHz.
  */
-function declaredRate(ctx: Context): number | undefined {
+function declaredRate(ctx: Context): SampleRate | undefined {
   const raw = (ctx.query['sample_rate'] as string | undefined) ?? (ctx.get('x-sample-rate') || undefined);
   if (raw === undefined) return undefined;
   if (!/^\d+$/.test(raw)) throw new ServeError('BAD_QUERY', `sample_rate must be a whole number of Hz, got ${JSON.stringify(raw)}`);
-  const rate = Number(raw);
-  checkSampleRate(rate);
-  return rate;
+  return checkSampleRate(Number(raw));
 }
 
 /** 16 kHz audio for the model. Only the end the model will see is resampled, bounding the cost. */
-function to16k(resampler: Resampler, samples: Float32Array, rate: number | undefined, windowSamples: number): Float32Array {
+function to16k(resampler: Resampler, samples: Float32Array, rate: SampleRate | undefined, windowSamples: number): Float32Array {
   if (rate === undefined || rate === SAMPLE_RATE) return samples;
   // A few extra input samples keep the resampler's filter warm at the window's start.
   const needed = Math.ceil(((windowSamples + 64) * rate) / SAMPLE_RATE);
@@ -213,8 +211,8 @@ function answerErrors(log: Logger): Middleware {
       ctx.status = serve.status;
       ctx.body = { error: { code: serve.code, message: serve.message } };
       if (serve.retryAfter !== undefined) ctx.set('Retry-After', String(serve.retryAfter));
-      // An oversized body may still be arriving; don't keep reading it on a kept-alive socket.
-      if (serve.code === 'BODY_TOO_LARGE') ctx.set('Connection', 'close');
+      // An oversized body may still be arriving: answer now, discard the rest (bounded), then close.
+      if (serve.code === 'BODY_TOO_LARGE') answerThenDrain(ctx);
     }
   };
 }

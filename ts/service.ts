@@ -3,7 +3,7 @@
 // uses is made here and handed to the parts that need it, so two services in one process share nothing.
 import { SAMPLE_RATE } from './audio.js';
 import type { Backend } from './backends/backend.js';
-import { Batcher } from './batcher.js';
+import { Batcher, type BatcherEvents } from './batcher.js';
 import type { Config } from './config.js';
 import { samplePasses, type SamplePasses } from './lib/samples.js';
 import type { Logger } from './log.js';
@@ -46,33 +46,35 @@ export async function startService(config: Config, log: Logger, options: Service
   try {
     // One second of silence: the clip that warms every bucket up and probes a failing backend.
     const second = await preparer.prepare(new Float32Array(SAMPLE_RATE));
-    const maxBucket = backend.buckets[backend.buckets.length - 1]!;
-    const fullRound = maxBucket * backend.maxInFlight;
-    // Until warm-up has measured the backend, admit one full round of batches.
     const batcher = new Batcher(
       backend,
-      { windowMs: config.microBatchWindowMs, maxQueue: config.maxQueue ?? fullRound, timeoutMs: config.requestTimeoutMs },
+      { windowMs: config.microBatchWindowMs, maxQueue: config.maxQueue, timeoutMs: config.requestTimeoutMs },
       {
         batch: ({ size, bucket, ok, error }) => {
           if (!ok) log.error({ err: error, size, bucket }, 'backend failed a batch');
         },
       },
     );
-    const metrics = new Metrics(backend.info, family.id, { queueDepth: () => batcher.queueDepth, inFlight: () => batcher.inFlight });
+    const metrics = new Metrics(backend.info, family.id, {
+      queueDepth: () => batcher.queueDepth,
+      inFlight: () => batcher.inFlight,
+      admission: () => batcher.admission(),
+    });
     const readiness = new Readiness(3, () => batcher.submit(second));
     batcher.observe(metrics.batcherEvents);
     batcher.observe(readiness.events);
+    batcher.observe(shedLog(log));
     const app = createApp({ config, passes, resampler, preparer, batcher, metrics, readiness, log });
     listening = await listen(app, config);
     log.info({ port: listening.port }, 'listening; warming up');
     const t0 = performance.now();
     const times = await warmUp(backend, second);
-    const clipsPerSecond = (maxBucket / times.get(maxBucket)!) * backend.maxInFlight;
-    if (config.maxQueue === undefined) batcher.maxQueue = defaultMaxQueue(config.maxQueueDelayMs, clipsPerSecond, fullRound);
+    batcher.seedBatchTimes(times);
     readiness.markWarm();
+    const { limit } = batcher.admission();
     log.info(
-      { seconds: (performance.now() - t0) / 1000, batchSeconds: Object.fromEntries(times), clipsPerSecond, maxQueue: batcher.maxQueue },
-      config.maxQueue === undefined ? 'warm-up done; ready (queue limit: what the backend finishes in MAX_QUEUE_DELAY_MS)' : 'warm-up done; ready',
+      { seconds: (performance.now() - t0) / 1000, batchSeconds: Object.fromEntries(times), queueLimit: limit, requestTimeoutMs: config.requestTimeoutMs, maxQueue: config.maxQueue },
+      'warm-up done; ready (admitting requests whose predicted answer fits in REQUEST_TIMEOUT_MS; batch times follow real batches from now on)',
     );
 
     const server = listening;
@@ -103,13 +105,26 @@ export async function startService(config: Config, log: Logger, options: Service
   }
 }
 
+const SHED_LOG_MS = 10_000;
+
 /**
- * A queue as long as the backend can work off in `delayMs`, and never shorter than one full round of
- * batches. It counts requests from admission, before their features exist, so preparing clips cannot
- * grow a hidden queue of its own. A count fixed from the buckets alone would be seconds of waiting on a
- * slow CPU model and needless refusals on a GPU; bounding the wait keeps accepted requests fast and
- * sheds the rest at once.
+ * Logs refusals at admission: the first of a spell at once, then at most one line per SHED_LOG_MS
+ * with the count since the last, so an overload is visible without a line per request.
  */
-export function defaultMaxQueue(delayMs: number, clipsPerSecond: number, fullRound: number): number {
-  return Math.max(fullRound, Math.floor((clipsPerSecond * delayMs) / 1000));
+function shedLog(log: Logger): BatcherEvents {
+  let last = -Infinity;
+  let since = 0;
+  return {
+    refused: (decision, state) => {
+      since++;
+      const t = performance.now();
+      if (t - last < SHED_LOG_MS) return;
+      log.warn(
+        { refused: since, reason: decision.reason, predictedMs: Math.round(decision.prediction.ms), waiting: state.waiting, running: state.running.length },
+        `shedding load: ${decision.message}`,
+      );
+      last = t;
+      since = 0;
+    },
+  };
 }

@@ -1,7 +1,8 @@
-// An open-loop load generator in its own process, so that sending does not compete with the server
-// for this process's event loop. Sends `total` POSTs of one body at `rate` per second (bounded by
-// both), then prints one JSON line: every request's status, latency and Retry-After.
-//   node --import tsx test/helpers/loadgen.ts <url> <body-file> <rate> <total>
+// A load generator in its own process, so that sending does not compete with the server for this
+// process's event loop. Open loop: `total` POSTs of one body at `rate` per second. Closed loop
+// (`closed:C`): C connections each sending the next request as soon as its answer is in, `total` in
+// all. Prints one JSON line: every request's status, latency and Retry-After.
+//   node --import tsx test/helpers/loadgen.ts <url> <body-file> <rate | closed:C> <total>
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 
@@ -13,9 +14,8 @@ export interface Shot {
   code?: string;
 }
 
-const [url, file, rateText, totalText] = process.argv.slice(2);
+const [url, file, mode, totalText] = process.argv.slice(2);
 const body = readFileSync(file!);
-const rate = Number(rateText);
 const total = Math.min(Number(totalText), 5000);
 const agent = new http.Agent({ keepAlive: true, maxSockets: 512 });
 const shots: Shot[] = [];
@@ -41,13 +41,25 @@ function shoot(): Promise<void> {
   });
 }
 
-const pending: Promise<void>[] = [];
 const t0 = performance.now();
-for (let i = 0; i < total; i++) {
-  const wait = t0 + (i / rate) * 1000 - performance.now();
-  if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-  pending.push(shoot());
+if (mode!.startsWith('closed:')) {
+  let started = 0;
+  const connection = async (): Promise<void> => {
+    while (started < total) {
+      started++;
+      await shoot();
+    }
+  };
+  await Promise.all(Array.from({ length: Number(mode!.slice(7)) }, connection));
+} else {
+  const rate = Number(mode);
+  const pending: Promise<void>[] = [];
+  for (let i = 0; i < total; i++) {
+    const wait = t0 + (i / rate) * 1000 - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    pending.push(shoot());
+  }
+  await Promise.all(pending);
 }
-await Promise.all(pending);
 agent.destroy();
 process.stdout.write(JSON.stringify({ seconds: (performance.now() - t0) / 1000, shots }) + '\n');

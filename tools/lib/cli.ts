@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { encodeNpy } from './npy.js';
 import { UsageError } from './target.js';
+import { SAMPLE_RATE } from '../../ts/audio.js';
 import { fitToSeconds, readWav, tone, WavError } from './wav.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -16,6 +17,8 @@ export const AUDIO_OPTIONS = {
   sample: { type: 'string' },
   seconds: { type: 'string', default: '8' },
   tone: { type: 'boolean', default: false },
+  'native-rate': { type: 'boolean', default: false },
+  int16: { type: 'boolean', default: false },
   timeout: { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const satisfies ParseArgsConfig['options'];
@@ -23,7 +26,10 @@ export const AUDIO_OPTIONS = {
 export const AUDIO_HELP = `  --sample FILE   WAV to send (any rate, channels, 8/16/24/32-bit or float); a name not found here
                   is looked up in samples/. Default: samples/mid.wav
   --tone          send a generated 220 Hz tone instead of a WAV
-  --seconds N     pad (leading silence) or cut (keeping the end) to N seconds at 16 kHz. Default 8`;
+  --seconds N     pad (leading silence) or cut (keeping the end) to N seconds. Default 8
+  --native-rate   send the WAV at its own rate, declared in X-Sample-Rate, for the server to resample
+                  (default: resampled to 16 kHz here, with the server's resampler, and declared 16000)
+  --int16         send int16 PCM (<i2), half the bytes of float32`;
 
 export function parse<O extends ParseArgsConfig['options']>(options: O, argv = process.argv.slice(2)) {
   try {
@@ -51,18 +57,27 @@ export function resolveSample(name: string): string {
 export interface Clip {
   /** np.save bytes, ready to post. */
   body: Buffer;
+  /** Headers that go with it: the rate the audio really has. */
+  headers: Record<string, string>;
   /** What was sent, for the report line. */
   description: string;
 }
 
-export function loadClip(values: { sample?: string; seconds?: string; tone?: boolean }): Clip {
+export function loadClip(values: { sample?: string; seconds?: string; tone?: boolean; 'native-rate'?: boolean; int16?: boolean }): Clip {
   const seconds = number('seconds', values.seconds, 8, 0.1);
-  if (values.tone) return { body: encodeNpy(tone(seconds)), description: `a ${seconds} s generated tone` };
+  const dtype = values.int16 ? '<i2' : '<f4';
+  const as = `${dtype === '<i2' ? 'int16' : 'float32'} mono`;
+  const sent = (samples: Float32Array, rate: number, description: string): Clip => ({
+    body: encodeNpy(samples, dtype),
+    headers: { 'x-sample-rate': String(rate) },
+    description: `${description} as ${seconds} s at ${rate} Hz ${as}`,
+  });
+  if (values.tone) return sent(tone(seconds), SAMPLE_RATE, 'a generated tone');
   const file = resolveSample(values.sample ?? DEFAULT_SAMPLE);
   const wav = readWav(file);
-  const clip = fitToSeconds(wav.samples, seconds);
-  const from = `${wav.bitDepth}-bit ${wav.channels} ch ${wav.sourceRate} Hz, ${(wav.samples.length / 16000).toFixed(2)} s`;
-  return { body: encodeNpy(clip), description: `${path.relative(process.cwd(), file) || file} (${from}) as ${seconds} s at 16 kHz mono` };
+  const from = `${path.relative(process.cwd(), file) || file} (${wav.bitDepth}-bit ${wav.channels} ch ${wav.sourceRate} Hz, ${(wav.samples.length / SAMPLE_RATE).toFixed(2)} s)`;
+  if (values['native-rate']) return sent(fitToSeconds(wav.mono, seconds, wav.sourceRate), wav.sourceRate, from);
+  return sent(fitToSeconds(wav.samples, seconds), SAMPLE_RATE, from);
 }
 
 /**

@@ -15,7 +15,7 @@ export type Outcome =
   | { ok: false; kind: 'http'; status: number; message: string; ms: number }
   | { ok: false; kind: 'unreachable' | 'timeout' | 'bad-answer'; status: string; message: string; ms: number };
 
-export async function postRaw(to: Target, body: Uint8Array, timeoutMs: number): Promise<Outcome> {
+export async function postRaw(to: Target, body: Uint8Array, timeoutMs: number, headers: Record<string, string> = {}): Promise<Outcome> {
   const t0 = performance.now();
   const ms = (): number => performance.now() - t0;
   let response: Response;
@@ -24,7 +24,7 @@ export async function postRaw(to: Target, body: Uint8Array, timeoutMs: number): 
     response = await fetch(to.raw, {
       method: 'POST',
       body: body as unknown as string, // fetch takes any Uint8Array; Node 20's types lag behind
-      headers: { 'content-type': 'application/octet-stream', ...authHeaders(to.authKey) },
+      headers: { 'content-type': 'application/octet-stream', ...headers, ...authHeaders(to.authKey) },
       signal: AbortSignal.timeout(timeoutMs),
     });
     text = await response.text();

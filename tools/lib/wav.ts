@@ -4,11 +4,13 @@
 import { readFileSync } from 'node:fs';
 import wavefile from 'wavefile';
 import { SAMPLE_RATE } from '../../ts/audio.js';
-import { Resampler } from '../../ts/resample.js';
+import { checkSampleRate, Resampler } from '../../ts/resample.js';
 
 export interface DecodedWav {
   /** Mono, 16 kHz, nominally in [-1, 1]. */
   samples: Float32Array;
+  /** Mono at the file's own rate (`sourceRate`), before resampling. */
+  mono: Float32Array;
   sourceRate: number;
   channels: number;
   /** wavefile's bit depth code: '8', '16', '24', '32', '32f', '64'. */
@@ -59,19 +61,19 @@ export function decodeWav(bytes: Uint8Array, name = 'the WAV'): DecodedWav {
   }
   let samples: Float32Array;
   try {
-    samples = resampler.to16k(mono, sampleRate);
+    samples = resampler.to16k(mono, checkSampleRate(sampleRate));
   } catch (error) {
     throw new WavError(`${name}: ${(error as Error).message}`);
   }
-  return { samples, sourceRate: sampleRate, channels, bitDepth };
+  return { samples, mono, sourceRate: sampleRate, channels, bitDepth };
 }
 
 /**
- * Exactly `seconds` of audio at 16 kHz: a longer clip keeps its end (as Pipecat keeps the last
+ * Exactly `seconds` of audio at `rate`: a longer clip keeps its end (as Pipecat keeps the last
  * max_duration_secs, since the end decides the turn); a shorter one gets leading silence.
  */
-export function fitToSeconds(samples: Float32Array, seconds: number): Float32Array {
-  const n = Math.round(seconds * SAMPLE_RATE);
+export function fitToSeconds(samples: Float32Array, seconds: number, rate: number = SAMPLE_RATE): Float32Array {
+  const n = Math.round(seconds * rate);
   if (samples.length >= n) return samples.slice(samples.length - n);
   const out = new Float32Array(n);
   out.set(samples, n - samples.length);

@@ -1,5 +1,6 @@
 // Reads a request body under a byte limit. The limit is enforced from Content-Length before a byte is
-// buffered, and again while streaming (chunked bodies), so a large upload is refused, not held.
+// buffered, and again while streaming (chunked bodies), so a large upload is refused, not held; the
+// refusal is answered before the rest of the body is read and discarded (answerThenDrain).
 //
 // A body with a Content-Length is read into a pooled buffer that is reused once its response has
 // closed. A fresh megabyte per request made V8 collect the whole heap every ~10 requests (external
@@ -31,16 +32,49 @@ export async function readAudioBody(ctx: Context, limit: number): Promise<Buffer
     return readInto(ctx.req, buffer, length);
   }
   try {
-    return await getRawBody(ctx.req, { limit, length: declared || undefined });
+    return await getRawBody(ctx.req, { limit });
   } catch (error) {
     const type = (error as { type?: string }).type;
     if (type === 'entity.too.large') throw tooLarge(undefined, limit);
     if (type === 'request.aborted') throw new ServeError('CLIENT_GONE', 'client disconnected while sending the body');
-    if (type === 'request.size.invalid') {
-      throw new ServeError('BAD_NPY', 'the body is shorter or longer than its Content-Length');
-    }
     throw error;
   }
+}
+
+/** How much of a refused body is read and discarded after the answer, at most (nginx: lingering_close). */
+export const LINGER = { bytes: 64 * 1024 * 1024, ms: 5000 };
+
+/**
+ * Sends the error already set on `ctx` at once, then reads and discards the rest of the request body
+ * (up to LINGER) before the connection closes. Node closes a connection whose request body is unread
+ * as soon as the answer is written; a client that writes its whole body before reading (Python's
+ * urllib and requests) then hits a reset while writing and never sees the answer. Keeping the answer
+ * open until the body is in (or the bound is reached) lets it read the JSON; a client that reads while
+ * it writes (curl) stops uploading at once.
+ */
+export function answerThenDrain(ctx: Context): void {
+  const { req, res } = ctx;
+  if (req.complete) {
+    ctx.set('Connection', 'close');
+    return;
+  }
+  ctx.respond = false;
+  const payload = JSON.stringify(ctx.body);
+  res.writeHead(ctx.status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(payload), Connection: 'close' });
+  res.write(payload);
+  let discarded = 0;
+  const finish = (): void => {
+    clearTimeout(timer);
+    req.off('data', onData).off('end', finish).off('close', finish);
+    res.end();
+  };
+  const onData = (chunk: Buffer): void => {
+    discarded += chunk.length;
+    if (discarded > LINGER.bytes) finish();
+  };
+  const timer = setTimeout(finish, LINGER.ms);
+  req.on('data', onData).on('end', finish).on('close', finish);
+  req.resume();
 }
 
 /** Fills `buffer` with exactly `length` body bytes; the socket's chunks are copied in as they arrive. */

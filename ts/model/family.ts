@@ -5,8 +5,6 @@ import type { Batch, TensorSpec } from '../tensor.js';
 
 /** A request's audio, validated and reduced to what the model needs; written into a batch later. */
 export interface Clip {
-  /** Samples of the request that the model sees (after windowing). */
-  readonly usedSamples: number;
   /** The one copy of the payload: into row `slot` of the batch's input buffers. */
   write(batch: Batch, slot: number): void;
 }

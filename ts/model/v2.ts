@@ -48,7 +48,6 @@ export const smartTurnV2: ModelFamily = {
     const window = lastWindow(samples, WINDOW);
     const m = moments(window, EPSILON, passes);
     return {
-      usedSamples: window.length,
       write(batch: Batch, slot: number): void {
         const { values, mask } = rows(batch);
         const known = lengths(mask);

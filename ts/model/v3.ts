@@ -20,7 +20,6 @@ function row(batch: Batch): Float32Array {
 function prepareWith(features: WhisperFeatures, samples: Float32Array): Clip {
   const values = features.features(lastWindow(samples, N_SAMPLES));
   return {
-    usedSamples: Math.min(samples.length, N_SAMPLES),
     write(batch: Batch, slot: number): void {
       row(batch).set(values, slot * FEATURES_PER_CLIP);
     },

@@ -5,6 +5,7 @@ drop-in Pipecat analyzer built on it (imported only when Pipecat is installed).
 """
 
 from .client import (
+    DTYPES,
     SmartTurnBadAnswer,
     SmartTurnError,
     SmartTurnHTTPError,
@@ -15,6 +16,7 @@ from .client import (
 )
 
 __all__ = [
+    "DTYPES",
     "SmartTurnBadAnswer",
     "SmartTurnError",
     "SmartTurnHTTPError",

@@ -46,13 +46,32 @@ class SmartTurnBadAnswer(SmartTurnError):
     """A 200 whose body is not a Smart Turn answer (a proxy page, a different service)."""
 
 
-def encode(audio: np.ndarray) -> bytes:
-    """np.save bytes of ``audio`` as float32 mono, as Pipecat's HttpSmartTurnAnalyzer sends them."""
-    samples = np.asarray(audio, dtype=np.float32)
+#: Payload types the server reads: float32 as Pipecat sends it, or int16 PCM at half the bytes.
+DTYPES = ("float32", "int16")
+
+
+def encode(audio: np.ndarray, dtype: str = "float32") -> bytes:
+    """np.save bytes of mono ``audio``, as ``dtype``.
+
+    ``audio`` is float in [-1, 1] (Pipecat's buffer: int16 / 32768) or int16 PCM. "float32" sends
+    float32, as Pipecat's HttpSmartTurnAnalyzer does; "int16" sends little-endian int16 (``<i2``), which
+    the server scales by 1/32768: half the upload, and exact for audio that was int16 to begin with.
+    """
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
+    samples = np.asarray(audio)
     if samples.ndim == 2 and 1 in samples.shape:
         samples = samples.reshape(-1)
     if samples.ndim != 1:
         raise ValueError(f"audio must be mono (one dimension), got shape {samples.shape}")
+    if dtype == "int16":
+        if samples.dtype != np.int16:
+            samples = np.clip(np.round(samples.astype(np.float64) * 32768.0), -32768, 32767)
+        samples = samples.astype("<i2")
+    elif samples.dtype == np.int16:
+        samples = samples.astype(np.float32) / np.float32(32768.0)
+    else:
+        samples = samples.astype(np.float32)
     buffer = io.BytesIO()
     np.save(buffer, samples)
     return buffer.getvalue()
@@ -62,23 +81,29 @@ async def predict(
     audio: np.ndarray,
     url: str,
     *,
+    sample_rate: Optional[int] = SAMPLE_RATE,
+    dtype: str = "float32",
     session: Optional[aiohttp.ClientSession] = None,
     auth_key: Optional[str] = None,
     headers: Optional[Mapping[str, str]] = None,
     timeout: float = 3.0,
 ) -> dict[str, Any]:
-    """Posts 16 kHz mono float32 ``audio`` to ``url`` (the server's /raw route).
+    """Posts mono ``audio`` at ``sample_rate`` Hz to ``url`` (the server's /raw route).
 
-    ``timeout`` bounds the whole exchange (connect, upload, answer), as Pipecat bounds it by
-    ``stop_secs``. ``auth_key`` becomes ``Authorization: Key <auth_key>``; ``headers`` are added as
-    given. A ``session`` is reused if given (it must belong to the running loop), else one is opened
-    for this request.
+    ``sample_rate`` is sent as ``X-Sample-Rate`` and the server resamples to the 16 kHz the model
+    takes (8000 to 192000; None sends no header, and the server takes the audio as 16 kHz). ``dtype``:
+    "float32" or "int16" (see ``encode``). ``timeout`` bounds the whole exchange (connect, upload,
+    answer), as Pipecat bounds it by ``stop_secs``. ``auth_key`` becomes
+    ``Authorization: Key <auth_key>``; ``headers`` are added as given. A ``session`` is reused if given
+    (it must belong to the running loop), else one is opened for this request.
 
     Returns the answer dict. Raises SmartTurnTimeout, SmartTurnUnreachable, SmartTurnHTTPError or
-    SmartTurnBadAnswer.
+    SmartTurnBadAnswer (and ValueError for audio or arguments it cannot send).
     """
-    body = encode(audio)
+    body = encode(audio, dtype)
     sent = {"Content-Type": "application/octet-stream"}
+    if sample_rate is not None:
+        sent["X-Sample-Rate"] = str(int(sample_rate))
     if auth_key:
         sent["Authorization"] = f"Key {auth_key}"
     sent.update(headers or {})

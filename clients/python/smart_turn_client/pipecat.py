@@ -22,7 +22,7 @@ from typing import Any, Mapping, Optional
 
 import numpy as np
 
-from .client import SmartTurnError, SmartTurnTimeout, predict
+from .client import DTYPES, SmartTurnError, SmartTurnTimeout, predict
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +48,16 @@ class LoopBridge:
         aiohttp_session: Any = None,
         headers: Optional[Mapping[str, str]] = None,
         auth_key: Optional[str] = None,
+        dtype: str = "float32",
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
+        if dtype not in DTYPES:
+            raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
         self._url = url
         self._headers = dict(headers or {})
         self._auth_key = auth_key
+        self._dtype = dtype
         self._aiohttp_session = aiohttp_session
         self._own_session: Any = None
         self._loop: Optional[asyncio.AbstractEventLoop] = None
@@ -96,7 +100,11 @@ class LoopBridge:
             if self._own_session is None or self._own_session.closed:
                 self._own_session = aiohttp.ClientSession()
             session = self._own_session
-        return await predict(audio, self._url, session=session, auth_key=self._auth_key, headers=self._headers, timeout=stop_secs)
+        # The pipeline's rate (BaseTurnAnalyzer.sample_rate), which the audio really has: upstream's
+        # analyzer sends 8 or 48 kHz audio undeclared, and the model then hears it at the wrong speed.
+        # 0 until the pipeline has set it: then nothing is declared and the server takes 16 kHz.
+        rate = getattr(self, "sample_rate", 0) or None
+        return await predict(audio, self._url, sample_rate=rate, dtype=self._dtype, session=session, auth_key=self._auth_key, headers=self._headers, timeout=stop_secs)
 
     async def cleanup(self):
         parent = getattr(super(), "cleanup", None)
@@ -127,7 +135,8 @@ def _build_analyzer() -> type:
     class SmartTurnHttpAnalyzer(LoopBridge, BaseSmartTurn):
         """Pipecat turn analyzer posting to a Smart Turn server. Takes HttpSmartTurnAnalyzer's
         arguments (``url``, ``aiohttp_session``, ``headers``, ``params``, ``sample_rate``); the
-        session is optional, and ``auth_key`` may replace an Authorization header."""
+        session is optional, ``auth_key`` may replace an Authorization header, and ``dtype="int16"``
+        halves the upload. Each request declares the pipeline's sample rate."""
 
         timeout_exception = SmartTurnTimeoutException
 
