@@ -36,8 +36,9 @@ export async function startService(config: Config, log: Logger, options: Service
   const resampler = await Resampler.create();
   const backend = options.backend ?? (await openBackend(config, log));
   const { family } = backend;
+  const windowMs = config.microBatchWindowMs ?? backend.windowMs;
   log.info(
-    { backend: backend.info.name, model: backend.info.model, family: family.id, buckets: backend.buckets, reason: backend.info.reason, samplePasses: passes.implementation },
+    { backend: backend.info.name, model: backend.info.model, family: family.id, buckets: backend.buckets, windowMs, reason: backend.info.reason, samplePasses: passes.implementation },
     'backend chosen',
   );
 
@@ -51,7 +52,7 @@ export async function startService(config: Config, log: Logger, options: Service
     // Until warm-up has measured the backend, admit one full round of batches.
     const batcher = new Batcher(
       backend,
-      { windowMs: config.microBatchWindowMs, maxQueue: config.maxQueue ?? fullRound, timeoutMs: config.requestTimeoutMs },
+      { windowMs, maxQueue: config.maxQueue ?? fullRound, timeoutMs: config.requestTimeoutMs },
       {
         batch: ({ size, bucket, ok, error }) => {
           if (!ok) log.error({ err: error, size, bucket }, 'backend failed a batch');
