@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """The Python server this project replaces, rebuilt on a CPU for bench/e2e.ts to compare against.
 
-The original design (/work/shared/seed/original-server-README.md): FastAPI, POST /raw with np.save
-bytes, an asyncio micro-batcher (a window of MICRO_BATCH_WINDOW_MS, batches up to the largest bucket),
+The original design, as its README describes it: FastAPI, POST /raw with np.save bytes, an asyncio
+micro-batcher (a window of MICRO_BATCH_WINDOW_MS, batches up to the largest bucket),
 PyTorch for the model; here on the CPU (PyTorch's default threads) and with smart-turn v3's input: the
 last 8 s, zero-padded at the start, and Whisper log-mel features in NumPy as Pipecat's local v3
 analyzer computes them (pipecat src/pipecat/audio/turn/smart_turn/_whisper_features.py: normalize,
