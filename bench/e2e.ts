@@ -6,7 +6,8 @@
 //   - this server (`ts/main.ts` as a child process) under closed-loop clients posting 8 s float32 .npy
 //     clips over loopback HTTP at each concurrency: answers/s, p50/p99, and per answer the CPU time of
 //     its threads and their time waiting for a core (/proc schedstat);
-//   - the original Python design on the same weights (bench/python_server.py), at the same points.
+//   - the original Python design on the same weights (bench/python_server.py), at the same points, and
+//     its model alone on PyTorch at batch 1 (bench/standins.py torch-bench), its ceiling.
 // Each round measures everything once; ratios are taken within a round, so drift on a shared machine
 // moves both sides of each ratio. A refused request (503) is retried after its Retry-After, as a
 // well-behaved client would, and counted.
@@ -134,6 +135,18 @@ async function modelOnly(init: WorkerInit): Promise<ModelOnly> {
   } finally {
     await session.release();
   }
+}
+
+/**
+ * The same stand-in on PyTorch at batch 1 (bench/standins.py torch-bench), with PyTorch's default
+ * threads as the Python server runs it: the ceiling for that server, in this run.
+ */
+function torchOnly(): { rate: number; threads: number } {
+  const threads = Number(execFileSync(PYTHON, ['-c', 'import torch; print(torch.get_num_threads())']).toString());
+  const reps = String(Math.max(5, 2 * seconds));
+  const out = execFileSync(PYTHON, ['bench/standins.py', 'torch-bench', '--model', 'v3', '--batches', '1', '--reps', reps, '--threads', String(threads)], { cwd: ROOT });
+  const line = JSON.parse(out.toString().trim().split('\n').pop()!) as { seconds: number[] };
+  return { rate: line.seconds.length / line.seconds.reduce((a, b) => a + b, 0), threads };
 }
 
 interface Target {
@@ -344,9 +357,11 @@ async function main(): Promise<void> {
 
     const features = featureCost(clip);
     const modelRuns: ModelOnly[] = [];
+    const torchRuns: Array<{ rate: number; threads: number }> = [];
     const points = new Map<string, Point[]>(); // `${label}@${c}` → one per round
     for (let round = 0; round < rounds; round++) {
       modelRuns.push(await modelOnly({ modelPath, intraOpThreads: plan.intraOpThreads, interOpThreads: plan.interOpThreads, allowSpinning: plan.allowSpinning }));
+      if (!python) torchRuns.push(torchOnly());
       for (const c of concurrency) {
         // Alternate the order of the servers from round to round.
         for (const t of round % 2 === 0 ? targets : [...targets].reverse()) {
@@ -369,6 +384,12 @@ async function main(): Promise<void> {
         `${span(modelRuns.map((m) => m.wait), 1)} ms waiting for a core`,
     );
     console.log(`Python column: ${python ?? `${PYTHON} bench/python_server.py (buckets 1,2,4,8, 2 ms window, PyTorch's default threads)`}`);
+    if (torchRuns.length > 0) {
+      console.log(
+        `PyTorch model only (batch 1, ${torchRuns[0]!.threads} thread${torchRuns[0]!.threads === 1 ? '' : 's'}: its default here, as the Python server runs it): ` +
+          `${span(torchRuns.map((t) => t.rate), 1)} clips/s; ONNX Runtime ÷ PyTorch ${span(torchRuns.map((t, r) => modelRuns[r]!.rate / t.rate), 1)}×`,
+      );
+    }
     console.log(
       '# ÷ model only by CPU: the model-only loop\'s CPU per clip ÷ the CPU per answer of the server and its clients, the rate ratio ' +
         'if both had the cores to themselves; CPU and waits per answer from /proc schedstat, clients = this process',
