@@ -21,8 +21,10 @@ The positional conv's weight norm is folded into a plain Conv1d (what it is at i
     /usr/bin/python3 bench/standins.py torch-bench --model v2 --batches 1,4,16 --reps 3,2,1 [--threads 2]
     /usr/bin/python3 bench/standins.py flops [--json]
 
-`build` writes <out>/smart-turn-v2.onnx and smart-turn-v3.onnx (opset 17, dynamic batch), skipping a
-file that is already there for the same script version. `--tiny` builds the same modules with few, narrow
+`build` writes <out>/smart-turn-v2.onnx and smart-turn-v3.onnx (opset 17, dynamic batch), and beside
+each the PyTorch weights it was exported from (<name>.pt, a state_dict: what bench/python_server.py
+serves, so that both servers run the same weights), skipping a model whose files are already there for
+the same script version. `--tiny` builds the same modules with few, narrow
 layers (for tests). `torch-bench` prints one JSON line per batch size: PyTorch CPU, the original
 server's framework, as the baseline bench/model.ts compares ONNX Runtime with.
 """
@@ -41,7 +43,7 @@ V2_SAMPLES = 16 * 16000
 V3_MELS, V3_FRAMES = 80, 800
 OPSET = 17
 # Bumped when a module changes, so a cached export is rebuilt.
-VERSION = "1"
+VERSION = "2"
 
 
 def attention(q, k, v, bias, scale):
@@ -213,6 +215,7 @@ def example(model, batch, dtype=torch.float32, device="cpu", seed=0):
 
 
 def export(model, path, tiny=False):
+    """Writes the ONNX file at `path` and the module's state_dict beside it (.pt)."""
     module = make(model, tiny)
     names = ["input_features"] if model == "v3" else ["input_values", "attention_mask"]
     tmp = path + ".tmp"
@@ -228,6 +231,18 @@ def export(model, path, tiny=False):
             do_constant_folding=True,
         )
     os.replace(tmp, path)
+    torch.save(module.state_dict(), weights_path(path))
+
+
+def weights_path(onnx_path):
+    return onnx_path[: -len(".onnx")] + ".pt"
+
+
+def load(model, onnx_path):
+    """The PyTorch module with the weights `build` exported to `onnx_path`."""
+    module = make(model, tiny=onnx_path.endswith("-tiny.onnx"))
+    module.load_state_dict(torch.load(weights_path(onnx_path)))
+    return module.eval()
 
 
 def build(args):
@@ -236,7 +251,8 @@ def build(args):
     for model in args.models.split(","):
         path = os.path.join(out, f"smart-turn-{model}{'-tiny' if args.tiny else ''}.onnx")
         stamp = path + ".version"
-        if os.path.exists(path) and os.path.exists(stamp) and open(stamp).read() == VERSION:
+        fresh = all(os.path.exists(p) for p in (path, weights_path(path), stamp))
+        if fresh and open(stamp).read() == VERSION:
             print(f"{path} is up to date", file=sys.stderr)
             continue
         t0 = time.perf_counter()

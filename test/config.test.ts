@@ -27,17 +27,27 @@ describe('config', () => {
     it('BACKEND unknown', () => refuses({ BACKEND: 'cuda' }, 'BACKEND', /auto, onnx, tensorrt/));
     it('CUDA_GRAPHS not a flag', () => refuses({ CUDA_GRAPHS: 'maybe' }, 'CUDA_GRAPHS', /0 or 1/));
     it('MAX_BODY_BYTES not whole', () => refuses({ MAX_BODY_BYTES: '1e6' }, 'MAX_BODY_BYTES', /whole number/));
+    it('ORT_ALLOW_SPINNING not a flag', () => refuses({ ORT_ALLOW_SPINNING: 'sometimes' }, 'ORT_ALLOW_SPINNING', /0 or 1/));
+    it('ORT_INTRA_OP_THREADS negative', () => refuses({ ORT_INTRA_OP_THREADS: '-1' }, 'ORT_INTRA_OP_THREADS', /whole number/));
   });
 
   it('has the original server’s defaults', () => {
     const config = loadConfig({});
     expect(config.port).to.equal(8000);
-    expect(config.microBatchWindowMs).to.equal(2);
+    expect(config.microBatchWindowMs).to.equal(undefined); // the backend's own: 2 ms on TensorRT, as the original
     expect(config.threshold).to.equal(0.5);
     expect(config.dtype).to.equal('bfloat16');
     expect(config.batchBuckets).to.equal(undefined); // the backend's own
+    // ONNX Runtime's threads and spinning: the CPU plan's (test/cpu-plan.test.ts).
+    expect([config.ortIntraOpThreads, config.ortInterOpThreads, config.ortAllowSpinning]).to.deep.equal([undefined, undefined, undefined]);
     expect(config.maxBodyBytes).to.equal(8 * 1024 * 1024);
     expect(config.authKey).to.equal(undefined);
+  });
+
+  it('reads the settings the CPU plan would otherwise derive, 0 threads meaning ONNX Runtime’s own', () => {
+    const config = loadConfig({ MICRO_BATCH_WINDOW_MS: '0', ORT_INTRA_OP_THREADS: '0', ORT_INTER_OP_THREADS: '2', ORT_ALLOW_SPINNING: 'off' });
+    expect(config.microBatchWindowMs).to.equal(0);
+    expect([config.ortIntraOpThreads, config.ortInterOpThreads, config.ortAllowSpinning]).to.deep.equal([0, 2, false]);
   });
 
   it('reads buckets in any order and treats empty values as unset', () => {

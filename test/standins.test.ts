@@ -31,6 +31,31 @@ describe('bench stand-in models (tiny configuration)', function () {
   });
   after(() => dir && rmSync(dir, { recursive: true, force: true }));
 
+  it('saves beside each ONNX file the PyTorch weights it was exported from (what the Python design in bench:e2e serves)', async () => {
+    const onnx = path.join(dir, 'smart-turn-v3-tiny.onnx');
+    const rows = 2;
+    const features = Float32Array.from({ length: rows * 80 * 800 }, (_, i) => Math.sin(i / 97) + 0.5 * Math.cos(i / 13));
+    const script = [
+      'import sys, numpy as np, torch',
+      "sys.path.insert(0, 'bench')",
+      'from standins import load',
+      "x = np.frombuffer(sys.stdin.buffer.read(), '<f4').reshape(-1, 80, 800)",
+      "print(' '.join(repr(p) for p in load('v3', sys.argv[1])(torch.from_numpy(x.copy())).reshape(-1).tolist()))",
+    ].join('\n');
+    const torchSays = execFileSync(PYTHON, ['-c', script, onnx], { input: Buffer.from(features.buffer) }).toString().trim().split(' ').map(Number);
+    const backend = await OnnxBackend.open({ modelPath: onnx, buckets: [rows] });
+    try {
+      const batch = backend.lease(rows);
+      (batch.inputs['input_features'] as Float32Array).set(features);
+      const onnxSays = [...(await backend.infer(batch, rows))];
+      expect(torchSays).to.have.length(rows);
+      torchSays.forEach((p, i) => expect(onnxSays[i]).to.be.closeTo(p, 1e-5));
+      expect(Math.abs(torchSays[0]! - torchSays[1]!), 'two different inputs, two answers').to.be.above(1e-6);
+    } finally {
+      await backend.close();
+    }
+  });
+
   const cases = [
     { model: 'v2', family: 'smart-turn-v2', seconds: [3, 20] },
     { model: 'v3', family: 'smart-turn-v3', seconds: [2, 8] },

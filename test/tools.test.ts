@@ -20,7 +20,8 @@ describe('tools', function () {
   const port = (): string => String(svc.port);
 
   before(async () => {
-    svc = await startTestService({ AUTH_KEY: 'dev' });
+    // Buckets set: bench reports batches, and the CPU plan batches one clip at a time on a small machine.
+    svc = await startTestService({ AUTH_KEY: 'dev', BATCH_BUCKETS: '1,2,4,8' });
     dir = mkdtempSync(path.join(os.tmpdir(), 'smart-turn-tools-'));
   });
   after(async () => {

@@ -23,7 +23,8 @@ export interface Config {
   metricsAuthKey: string | undefined;
   /** Undefined: the backend's own default (small on CPU, 16/32/64 on GPU). */
   batchBuckets: number[] | undefined;
-  microBatchWindowMs: number;
+  /** Undefined: the backend's own (0 on CPU, where a fuller batch is no faster per clip; 2 on GPU). */
+  microBatchWindowMs: number | undefined;
   threshold: number;
   dtype: Dtype;
   backend: BackendChoice;
@@ -42,8 +43,10 @@ export interface Config {
   headersTimeoutMs: number;
   bodyTimeoutMs: number;
   maxConnections: number;
-  ortIntraOpThreads: number;
-  ortInterOpThreads: number;
+  /** ONNX Runtime's threads and spinning; undefined: the CPU plan's (startup/cpu-plan.ts), 0: ONNX Runtime's own. */
+  ortIntraOpThreads: number | undefined;
+  ortInterOpThreads: number | undefined;
+  ortAllowSpinning: boolean | undefined;
   /** Where the per-sample passes run: the native addon's SIMD C++ when it loads (auto), or JavaScript. */
   samplePasses: SamplePassesChoice;
   logLevel: LogLevel;
@@ -59,7 +62,7 @@ export function loadConfig(env: Env = process.env): Config {
     authKey: r.optionalString('AUTH_KEY'),
     metricsAuthKey: r.optionalString('METRICS_AUTH_KEY'),
     batchBuckets: r.buckets('BATCH_BUCKETS'),
-    microBatchWindowMs: r.number('MICRO_BATCH_WINDOW_MS', 2, 0, 1000),
+    microBatchWindowMs: r.optionalNumber('MICRO_BATCH_WINDOW_MS', 0, 1000),
     threshold: r.number('THRESHOLD', 0.5, 0, 1),
     dtype: r.oneOf('DTYPE', DTYPES, 'bfloat16'),
     backend: r.oneOf('BACKEND', BACKEND_CHOICES, 'auto'),
@@ -76,8 +79,9 @@ export function loadConfig(env: Env = process.env): Config {
     headersTimeoutMs: r.int('HEADERS_TIMEOUT_MS', 5000, 1, 600_000),
     bodyTimeoutMs: r.int('BODY_TIMEOUT_MS', 10_000, 1, 600_000),
     maxConnections: r.int('MAX_CONNECTIONS', 1024, 1, 1_000_000),
-    ortIntraOpThreads: r.int('ORT_INTRA_OP_THREADS', 0, 0, 1024),
-    ortInterOpThreads: r.int('ORT_INTER_OP_THREADS', 0, 0, 1024),
+    ortIntraOpThreads: r.optionalInt('ORT_INTRA_OP_THREADS', 0, 1024),
+    ortInterOpThreads: r.optionalInt('ORT_INTER_OP_THREADS', 0, 1024),
+    ortAllowSpinning: r.optionalFlag('ORT_ALLOW_SPINNING'),
     samplePasses: r.oneOf('SAMPLE_PASSES', SAMPLE_PASSES_CHOICES, 'auto'),
     logLevel: r.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
   };
@@ -109,8 +113,12 @@ class Reader {
   }
 
   number(name: string, fallback: number, min: number, max: number): number {
+    return this.optionalNumber(name, min, max) ?? fallback;
+  }
+
+  optionalNumber(name: string, min: number, max: number): number | undefined {
     const raw = this.raw(name);
-    if (raw === undefined) return fallback;
+    if (raw === undefined) return undefined;
     const value = Number(raw);
     if (!Number.isFinite(value) || !/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(raw)) {
       throw new ConfigError(name, `expected a number, got ${JSON.stringify(raw)}`);
@@ -133,8 +141,12 @@ class Reader {
   }
 
   flag(name: string, fallback: boolean): boolean {
+    return this.optionalFlag(name) ?? fallback;
+  }
+
+  optionalFlag(name: string): boolean | undefined {
     const raw = this.raw(name)?.toLowerCase();
-    if (raw === undefined) return fallback;
+    if (raw === undefined) return undefined;
     if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
     if (['0', 'false', 'no', 'off'].includes(raw)) return false;
     throw new ConfigError(name, `expected 0 or 1, got ${JSON.stringify(raw)}`);

@@ -36,8 +36,9 @@ export async function startService(config: Config, log: Logger, options: Service
   const resampler = await Resampler.create();
   const backend = options.backend ?? (await openBackend(config, log));
   const { family } = backend;
+  const windowMs = config.microBatchWindowMs ?? backend.windowMs;
   log.info(
-    { backend: backend.info.name, model: backend.info.model, family: family.id, buckets: backend.buckets, reason: backend.info.reason, samplePasses: passes.implementation },
+    { backend: backend.info.name, model: backend.info.model, family: family.id, buckets: backend.buckets, windowMs, reason: backend.info.reason, samplePasses: passes.implementation },
     'backend chosen',
   );
 
@@ -48,7 +49,7 @@ export async function startService(config: Config, log: Logger, options: Service
     const second = await preparer.prepare(new Float32Array(SAMPLE_RATE));
     const batcher = new Batcher(
       backend,
-      { windowMs: config.microBatchWindowMs, maxQueue: config.maxQueue, timeoutMs: config.requestTimeoutMs },
+      { windowMs, maxQueue: config.maxQueue, timeoutMs: config.requestTimeoutMs },
       {
         batch: ({ size, bucket, ok, error }) => {
           if (!ok) log.error({ err: error, size, bucket }, 'backend failed a batch');

@@ -15,6 +15,7 @@ export class GatedBackend implements Backend {
 
   get info() { return this.inner.info; }
   get buckets() { return this.inner.buckets; }
+  get windowMs() { return this.inner.windowMs; }
   get family() { return this.inner.family; }
 
   /** Batches started from now on wait until `release()`. */

@@ -20,6 +20,8 @@ export interface Backend {
   readonly family: ModelFamily;
   /** How many batches may run at once; `lease` always succeeds below this many outstanding leases. */
   readonly maxInFlight: number;
+  /** How long the first request of a batch waits for company, unless MICRO_BATCH_WINDOW_MS says. */
+  readonly windowMs: number;
 
   lease(size: number): Batch;
   /** Takes back a leased batch that will not be run. */

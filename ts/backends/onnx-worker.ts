@@ -3,7 +3,7 @@
 // freeze HTTP, batch formation and deadlines for the length of every batch.
 import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
-import type { FromWorker, ToWorker, WireInput, WorkerInit } from './onnx-protocol.js';
+import { sessionOptions, type FromWorker, type ToWorker, type WireInput, type WorkerInit } from './onnx-protocol.js';
 
 const init = workerData as WorkerInit;
 const port = parentPort!;
@@ -16,12 +16,7 @@ function tensor(input: WireInput): ort.Tensor {
 }
 
 try {
-  const session = await ort.InferenceSession.create(init.modelPath, {
-    graphOptimizationLevel: 'all',
-    executionMode: 'sequential',
-    intraOpNumThreads: init.intraOpThreads,
-    interOpNumThreads: init.interOpThreads,
-  });
+  const session = await ort.InferenceSession.create(init.modelPath, sessionOptions(init));
   send({ type: 'ready', inputNames: [...session.inputNames], outputNames: [...session.outputNames] });
   const output = session.outputNames[0]!;
 

@@ -9,18 +9,15 @@ import { BatchPool, elementsPerClip, type Batch, type InputArray } from '../tens
 import type { Backend, BackendInfo } from './backend.js';
 import type { FromWorker, ToWorker, WireInput, WorkerInit } from './onnx-protocol.js';
 
-/**
- * CPU throughput does not rise with batch size (the intra-op pool is already busy at batch 1), so
- * small buckets only bound how much one batch adds to the latency of the requests in it.
- */
-export const CPU_BUCKETS: readonly number[] = [1, 2, 4, 8];
-
 export interface OnnxOptions {
   modelPath: string;
+  /** Default [1]: one clip at a time (startup/cpu-plan.ts derives the server's from the cores). */
   buckets?: readonly number[] | undefined;
-  /** 0: ONNX Runtime's default (one per core). */
+  /** 0 (the default): ONNX Runtime's own choice (one per physical core). */
   intraOpThreads?: number;
   interOpThreads?: number;
+  /** Whether idle intra-op threads spin before they sleep; default ONNX Runtime's (they do). */
+  allowSpinning?: boolean;
   reason?: string;
 }
 
@@ -33,6 +30,8 @@ export class OnnxBackend implements Backend {
   readonly info: BackendInfo;
   // One batch at a time: two concurrent runs would only split the same cores.
   readonly maxInFlight = 1;
+  // A lone request is not held back for company: on a CPU a fuller batch is hardly faster per clip, only later.
+  readonly windowMs = 0;
   readonly #worker: Worker;
   readonly #pool: BatchPool;
   readonly #jobs = new Map<number, Job>();
@@ -70,6 +69,7 @@ export class OnnxBackend implements Backend {
       modelPath: options.modelPath,
       intraOpThreads: options.intraOpThreads ?? 0,
       interOpThreads: options.interOpThreads ?? 0,
+      allowSpinning: options.allowSpinning,
     };
     const worker = startWorker('onnx-worker', import.meta.url, { workerData: init });
     // Only our own listeners may be removed: Worker keeps internal ones for its message port.
@@ -98,7 +98,7 @@ export class OnnxBackend implements Backend {
           '(v2: input_values + attention_mask; v3: input_features)',
       );
     }
-    return new OnnxBackend(worker, family, options.buckets ?? CPU_BUCKETS, {
+    return new OnnxBackend(worker, family, options.buckets ?? [1], {
       name: 'onnx',
       model: `${options.modelPath} (${family.id})`,
       reason: options.reason ?? 'BACKEND=onnx',

@@ -163,6 +163,8 @@ export class TensorRtBackend implements Backend {
   readonly buckets: readonly number[];
   /** One batch per slot of a bucket may run at once, so a lease never finds its bucket full. */
   readonly maxInFlight: number;
+  // The original server's GPU window: on a GPU a fuller batch is nearly free, so a lone request waits briefly.
+  readonly windowMs = 2;
   /** What the addon says about how batches run (CUDA graphs captured, or why not). */
   readonly description: string;
   readonly #engine: NativeEngine;

@@ -7,6 +7,7 @@ import { hubOptionsFromEnv } from './hub.js';
 import { DEFAULT_MODEL_ID, resolveModel } from './resolve.js';
 import type { Backend } from '../backends/backend.js';
 import { OnnxBackend } from '../backends/onnx.js';
+import { cpuPlan, describePlan } from './cpu-plan.js';
 import { TensorRtBackend, tensorRtAvailability, type EngineLocation } from '../backends/tensorrt.js';
 
 export async function openBackend(config: Config, log: Logger): Promise<Backend> {
@@ -23,11 +24,14 @@ export async function openBackend(config: Config, log: Logger): Promise<Backend>
     why = `BACKEND=auto: ONNX Runtime on the CPU, since TensorRT cannot serve (${trt.reason})`;
   }
   const model = await resolveModel(config, 'onnx', hubOptionsFromEnv(process.env, (line) => log.info(line)));
+  const plan = cpuPlan(config);
+  log.info({ plan }, `CPU plan: ${describePlan(plan)}`);
   return OnnxBackend.open({
     modelPath: model.path,
-    buckets: config.batchBuckets,
-    intraOpThreads: config.ortIntraOpThreads,
-    interOpThreads: config.ortInterOpThreads,
+    buckets: plan.buckets,
+    intraOpThreads: plan.intraOpThreads,
+    interOpThreads: plan.interOpThreads,
+    allowSpinning: plan.allowSpinning,
     reason: `${why}; model: ${model.reason}`,
   });
 }
