@@ -3,7 +3,7 @@
 import type { Target } from './target.js';
 import { authHeaders } from './target.js';
 
-/** The /raw answer (ts/server.ts `Prediction`). */
+/** The /raw answer (ts/predict.ts `Prediction`). */
 export interface Prediction {
   prediction: 0 | 1;
   probability: number;
