@@ -51,18 +51,23 @@ export function resolveSample(name: string): string {
 export interface Clip {
   /** np.save bytes, ready to post. */
   body: Buffer;
+  /** The same audio: 16 kHz mono samples, for a stream. */
+  samples: Float32Array;
   /** What was sent, for the report line. */
   description: string;
 }
 
 export function loadClip(values: { sample?: string; seconds?: string; tone?: boolean }): Clip {
   const seconds = number('seconds', values.seconds, 8, 0.1);
-  if (values.tone) return { body: encodeNpy(tone(seconds)), description: `a ${seconds} s generated tone` };
+  if (values.tone) {
+    const samples = tone(seconds);
+    return { body: encodeNpy(samples), samples, description: `a ${seconds} s generated tone` };
+  }
   const file = resolveSample(values.sample ?? DEFAULT_SAMPLE);
   const wav = readWav(file);
   const clip = fitToSeconds(wav.samples, seconds);
   const from = `${wav.bitDepth}-bit ${wav.channels} ch ${wav.sourceRate} Hz, ${(wav.samples.length / 16000).toFixed(2)} s`;
-  return { body: encodeNpy(clip), description: `${path.relative(process.cwd(), file) || file} (${from}) as ${seconds} s at 16 kHz mono` };
+  return { body: encodeNpy(clip), samples: clip, description: `${path.relative(process.cwd(), file) || file} (${from}) as ${seconds} s at 16 kHz mono` };
 }
 
 /**

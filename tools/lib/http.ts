@@ -49,7 +49,7 @@ export async function postRaw(to: Target, body: Uint8Array, timeoutMs: number): 
 }
 
 /** The server's `{error: {code, message}}`, or undefined for any other body. */
-function serverMessage(text: string): string | undefined {
+export function serverMessage(text: string): string | undefined {
   try {
     const body = JSON.parse(text) as { error?: { code?: string; message?: string } };
     if (body.error?.message) return `${body.error.code ?? 'ERROR'}: ${body.error.message}`;
