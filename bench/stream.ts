@@ -30,6 +30,7 @@ import { Client } from 'undici';
 import WebSocket from 'ws';
 import { encodeNpy } from '../tools/lib/npy.js';
 import { spread } from '../tools/lib/stats.js';
+import { hasTaskset } from './lib/bench.js';
 import { linkThread, type Lateness, type LinkOptions } from './lib/link.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -184,15 +185,6 @@ async function measure(serverPort: number, link: LinkOptions, transport: Transpo
   );
   loop.disable();
   return { samples, lateness: await proxy.close(), loopDelayP99: loop.percentile(99) / 1e6 };
-}
-
-function hasTaskset(): boolean {
-  try {
-    execFileSync('taskset', ['-V'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function startServer(o: Options): Promise<{ port: number; child: ChildProcess }> {

@@ -73,10 +73,10 @@ export class Resampler {
 /**
  * A converter whose filter state carries across calls (libsamplerate's `full` API), for audio that
  * arrives in chunks: pushing a turn in any chunking yields what `Resampler.to16k` makes of the whole
- * turn, sample for sample, except the last few output samples (about 3 ms), which the filter holds
- * until the audio after them arrives. One per stream: each holds its own WASM instance (about 2 MB
- * resident, 26 MB of address space), made on the calling thread in some 25 ms, so streams at 16 kHz
- * get none.
+ * turn, sample for sample, except the last few output samples, which the filter holds until the audio
+ * after them arrives. The library keeps one converter's state per WASM instance, so each stream needs
+ * an instance of its own, made on the calling thread (the README gives its memory and time); streams
+ * at 16 kHz get none.
  */
 export class StreamResampler {
   readonly #converter: Converter;

@@ -20,6 +20,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from smart_turn_client import SmartTurnHTTPError, SmartTurnRefused, SmartTurnTimeout, TurnStream, predict  # noqa: E402
 from smart_turn_client import pipecat as bridge  # noqa: E402
 from smart_turn_client.stream import stream_url  # noqa: E402
+from test_client import StandInBaseSmartTurn, TimeoutTurnsComplete  # noqa: E402
 
 URL = os.environ["SMART_TURN_TEST_URL"]
 IDLE = os.environ["SMART_TURN_TEST_IDLE"]
@@ -143,15 +144,11 @@ class TurnStreamTest(unittest.TestCase):
         self.assertAlmostEqual(answer["probability"], over_raw(np.concatenate([first, second]), url=IDLE)["probability"], places=6)
 
 
-class TimeoutTurnsComplete(Exception):
-    """Stands in for Pipecat's SmartTurnTimeoutException."""
-
-
-class UpstreamBaseSmartTurn:
+class UpstreamBaseSmartTurn(StandInBaseSmartTurn):
     """Pipecat's BaseSmartTurn as far as the stream bridge relies on it: append_audio's state machine
     (speech start, silence count, buffer trim), _clear, and analyze_end_of_turn cutting the segment
-    (from pre_speech_ms before the speech start, at most max_duration_secs) and running
-    _predict_endpoint on a worker thread. Ported from pipecat-ai/pipecat
+    (from pre_speech_ms before the speech start, at most max_duration_secs) that test_client's stand-in
+    then runs _predict_endpoint on, in its worker thread. Ported from pipecat-ai/pipecat
     src/pipecat/audio/turn/smart_turn/base_smart_turn.py (commit 07a4faa), less logging and metrics.
     """
 
@@ -161,16 +158,13 @@ class UpstreamBaseSmartTurn:
         max_duration_secs = 8.0
 
     def __init__(self, *, sample_rate=16000, **kwargs):
-        from concurrent.futures import ThreadPoolExecutor
-
+        super().__init__(**kwargs)
         self.sample_rate = sample_rate
-        self._params = self.Params()
         self._stop_ms = self._params.stop_secs * 1000
         self._audio_buffer = []
         self._speech_triggered = False
         self._silence_ms = 0
         self._speech_start_time = 0
-        self._executor = ThreadPoolExecutor(max_workers=1)
         self._vad_start_secs = 0.0
         self.segments = []
 
@@ -196,7 +190,7 @@ class UpstreamBaseSmartTurn:
 
     async def analyze_end_of_turn(self):
         loop = asyncio.get_running_loop()
-        state, result = await loop.run_in_executor(self._executor, self._process_speech_segment, self._audio_buffer)
+        state, result = await loop.run_in_executor(self._executor, self._cut_and_process, self._audio_buffer)
         if state == "COMPLETE":
             self._clear(state)
         return state, result
@@ -207,20 +201,13 @@ class UpstreamBaseSmartTurn:
         self._speech_start_time = 0
         self._silence_ms = 0
 
-    def _process_speech_segment(self, audio_buffer):
+    def _cut_and_process(self, audio_buffer):
         start_time = self._speech_start_time - (self._params.pre_speech_ms + self._vad_start_secs * 1000) / 1000
         start_index = next((i for i, (t, _) in enumerate(audio_buffer) if t >= start_time), 0)
         segment = np.concatenate([chunk for _, chunk in audio_buffer[start_index:]])
         segment = segment[-int(self._params.max_duration_secs * self.sample_rate) :]
         self.segments.append(segment)
-        try:
-            result = self._predict_endpoint(segment)
-            return ("COMPLETE" if result["prediction"] == 1 else "INCOMPLETE"), result
-        except TimeoutTurnsComplete:
-            return "COMPLETE", None
-
-    async def cleanup(self):
-        self._executor.shutdown(wait=False)
+        return self._process_speech_segment(segment)
 
 
 class StreamAnalyzer(bridge.StreamBridge, UpstreamBaseSmartTurn):
