@@ -27,6 +27,12 @@ describe('config', () => {
     it('BACKEND unknown', () => refuses({ BACKEND: 'cuda' }, 'BACKEND', /auto, onnx, tensorrt/));
     it('CUDA_GRAPHS not a flag', () => refuses({ CUDA_GRAPHS: 'maybe' }, 'CUDA_GRAPHS', /0 or 1/));
     it('MAX_BODY_BYTES not whole', () => refuses({ MAX_BODY_BYTES: '1e6' }, 'MAX_BODY_BYTES', /whole number/));
+    it('MAX_STREAMS zero', () => refuses({ MAX_STREAMS: '0' }, 'MAX_STREAMS', /between 1 and/));
+    it('STREAM_MAX_MESSAGE_BYTES below 1 KiB', () => refuses({ STREAM_MAX_MESSAGE_BYTES: '512' }, 'STREAM_MAX_MESSAGE_BYTES', /between 1024 and/));
+    it('STREAM_IDLE_TIMEOUT_MS and STREAM_MAX_LEAD_MS not whole', () => {
+      refuses({ STREAM_IDLE_TIMEOUT_MS: '1.5' }, 'STREAM_IDLE_TIMEOUT_MS', /whole number/);
+      refuses({ STREAM_MAX_LEAD_MS: '-1' }, 'STREAM_MAX_LEAD_MS', /whole number/);
+    });
   });
 
   it('has the original server’s defaults', () => {

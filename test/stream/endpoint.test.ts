@@ -93,9 +93,9 @@ describe('stream/endpoint', function () {
     });
   });
 
-  it('opens MAX_STREAMS streams at most, counting those still opening, with Retry-After', async () => {
+  it('opens MAX_STREAMS streams at most, of several asked at once, refusing the others with Retry-After until one closes', async () => {
     svc = await startTestService({ MAX_STREAMS: '2' });
-    // At 48 kHz each stream's resampler is made before its handshake: all three are opening at once.
+    // At 48 kHz each stream's resampler is made between its admission and its handshake.
     const attempts = await Promise.allSettled([1, 2, 3].map(() => openStream(svc.url, 'sample_rate=48000&sample_type=int16')));
     const opened = attempts.filter((a) => a.status === 'fulfilled').map((a) => (a as PromiseFulfilledResult<TestStream>).value);
     open.push(...opened);

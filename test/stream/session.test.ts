@@ -218,7 +218,8 @@ describe('stream/session', function () {
 
     it('are not computed for a stream that has gone', async () => {
       const backend = new GatedBackend(await OnnxBackend.open({ modelPath: FIXTURE_V2 }), 1);
-      svc = await startTestService({ MICRO_BATCH_WINDOW_MS: '0', BATCH_BUCKETS: '1' }, backend);
+      // A long deadline: only the stream's departure can take its request out of the queue.
+      svc = await startTestService({ MICRO_BATCH_WINDOW_MS: '0', BATCH_BUCKETS: '1', REQUEST_TIMEOUT_MS: '60000' }, backend);
       const other = await openStream(svc.url);
       stream = await openStream(svc.url);
       backend.hold();
@@ -260,12 +261,15 @@ describe('stream/session', function () {
       stream = await openStream(svc.url);
       const pinged = await openStream(svc.url);
       const pinging = setInterval(() => pinged.ws.ping(), 100);
-      const closed = await stream.closed;
-      expect(performance.now() - t0).to.be.at.least(300);
-      expect(closed).to.deep.equal({ code: 1008, reason: 'no message for 300 ms (STREAM_IDLE_TIMEOUT_MS)' });
-      // Pinging every 100 ms, the other stream outlives a few timeouts, then is closed once it stops.
-      await new Promise((r) => setTimeout(r, 1000));
-      clearInterval(pinging);
+      try {
+        const closed = await stream.closed;
+        expect(performance.now() - t0).to.be.at.least(300);
+        expect(closed).to.deep.equal({ code: 1008, reason: 'no message for 300 ms (STREAM_IDLE_TIMEOUT_MS)' });
+        // Pinging every 100 ms, the other stream outlives a few timeouts, then is closed once it stops.
+        await new Promise((r) => setTimeout(r, 1000));
+      } finally {
+        clearInterval(pinging);
+      }
       expect(pinged.ws.readyState).to.equal(pinged.ws.OPEN);
       expect((await pinged.closed).code).to.equal(1008);
     });

@@ -22,8 +22,6 @@ export class StreamEndpoint {
   readonly #wss: WebSocketServer;
   readonly #checkKey: (header: string, path: string) => void;
   readonly #sessions = new Set<StreamSession>();
-  /** Upgrades admitted and not yet open (their resampler is being made): they count as streams. */
-  #opening = 0;
   #closing = false;
   #next = 0;
 
@@ -61,37 +59,26 @@ export class StreamEndpoint {
       return;
     }
 
-    // Counted from admission, so that upgrades arriving together cannot exceed MAX_STREAMS.
-    this.#opening++;
     let resampler: StreamResampler | undefined;
-    let settled = false;
-    const settle = (): boolean => {
-      if (settled) return false;
-      settled = true;
-      this.#opening--;
-      return true;
+    let left = false;
+    const leave = (): void => {
+      left = true;
+      resampler?.close();
     };
-    const abandoned = (): void => {
-      if (settle()) resampler?.close();
-    };
-    socket.once('close', abandoned);
+    socket.once('close', leave);
     try {
       if (format.rate !== SAMPLE_RATE) resampler = await StreamResampler.create(format.rate);
+      if (left) return void resampler?.close(); // the client left while its resampler was made
+      // Admitted before the await: check again, as other upgrades may have opened meanwhile. From here
+      // to the session's start nothing is awaited.
+      this.#checkRoom();
+      if (this.#closing) throw shuttingDown();
     } catch (error) {
       this.#refuse(socket, error, path);
       return;
     }
-    if (settled) {
-      resampler?.close(); // the client left while its resampler was made
-      return;
-    }
-    if (this.#closing) {
-      this.#refuse(socket, shuttingDown(), path);
-      return;
-    }
     this.#wss.handleUpgrade(req, socket, head, (ws) => {
-      socket.off('close', abandoned);
-      settle();
+      socket.off('close', leave);
       const { log, metrics, preparer } = this.#deps;
       const session = new StreamSession(ws, new Turn(preparer.windowSamples, resampler), format, this.#deps, `s${++this.#next}`);
       this.#sessions.add(session);
@@ -111,11 +98,15 @@ export class StreamEndpoint {
     if (this.#closing || this.#deps.readiness.draining) throw shuttingDown();
     this.#checkKey(req.headers.authorization ?? '', url.pathname);
     const format = parseFormat(url.searchParams);
+    this.#checkRoom();
+    return format;
+  }
+
+  #checkRoom(): void {
     const max = this.#deps.config.maxStreams;
-    if (this.#sessions.size + this.#opening >= max) {
+    if (this.#sessions.size >= max) {
       throw new ServeError('TOO_MANY_STREAMS', `this server has its ${max} streams open (MAX_STREAMS); retry shortly or on another replica`, { retryAfter: 1 });
     }
-    return format;
   }
 
   /** Answers the upgrade request with the error's status and JSON body, as a POST would be, and closes. */
