@@ -21,7 +21,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { npyBody, numbers } from './lib/bench.js';
+import { hasTaskset, npyBody, numbers } from './lib/bench.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -58,15 +58,6 @@ function options(argv: string[]): Options {
     cpuProf: v['cpu-prof'],
     pin: !v['no-pin'],
   };
-}
-
-function hasTaskset(): boolean {
-  try {
-    execFileSync('taskset', ['-V'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 interface Target {

@@ -29,6 +29,12 @@ describe('config', () => {
     it('MAX_BODY_BYTES not whole', () => refuses({ MAX_BODY_BYTES: '1e6' }, 'MAX_BODY_BYTES', /whole number/));
     it('ORT_ALLOW_SPINNING not a flag', () => refuses({ ORT_ALLOW_SPINNING: 'sometimes' }, 'ORT_ALLOW_SPINNING', /0 or 1/));
     it('ORT_INTRA_OP_THREADS negative', () => refuses({ ORT_INTRA_OP_THREADS: '-1' }, 'ORT_INTRA_OP_THREADS', /whole number/));
+    it('MAX_STREAMS zero', () => refuses({ MAX_STREAMS: '0' }, 'MAX_STREAMS', /between 1 and/));
+    it('STREAM_MAX_MESSAGE_BYTES below 1 KiB', () => refuses({ STREAM_MAX_MESSAGE_BYTES: '512' }, 'STREAM_MAX_MESSAGE_BYTES', /between 1024 and/));
+    it('STREAM_IDLE_TIMEOUT_MS and STREAM_MAX_LEAD_MS not whole', () => {
+      refuses({ STREAM_IDLE_TIMEOUT_MS: '1.5' }, 'STREAM_IDLE_TIMEOUT_MS', /whole number/);
+      refuses({ STREAM_MAX_LEAD_MS: '-1' }, 'STREAM_MAX_LEAD_MS', /whole number/);
+    });
   });
 
   it('has the original server’s defaults', () => {

@@ -6,6 +6,7 @@ import { createInterface } from 'node:readline';
 import { expect } from 'chai';
 import { encodeNpy } from '../tools/lib/npy.js';
 import { fixture, fixtureProbability, post } from './helpers/service.js';
+import { int16Bytes, openStream } from './helpers/stream.js';
 
 const f4 = readFileSync(fixture('npy/f4.npy'));
 
@@ -62,6 +63,20 @@ describe('drain', function () {
     expect(server.lines.some((l) => l['msg'] === 'drained; bye')).to.equal(true);
     const after = await fetch(`${server.url}/health`).catch((error: Error) => error);
     expect(after).to.be.instanceOf(Error);
+  });
+
+  it('answers a stream\'s pending prediction after SIGTERM, then closes the stream with 1001', async () => {
+    const server = await startServer({ MODEL_PATH: fixture('models/mean-v2.onnx'), MICRO_BATCH_WINDOW_MS: '1000', BATCH_BUCKETS: '64' });
+    const stream = await openStream(server.url);
+    const audio = new Float32Array(16_000).map((_, j) => 0.3 * Math.sin(j / 5));
+    await stream.send(int16Bytes(audio));
+    await stream.predict('pending');
+    while ((await queueDepth(server.url)) < 1) await new Promise((r) => setTimeout(r, 10));
+    server.child.kill('SIGTERM');
+    const answer = await stream.next();
+    expect(answer).to.include({ type: 'result', id: 'pending' });
+    expect(await stream.closed).to.deep.equal({ code: 1001, reason: 'server shutting down' });
+    expect(await server.exit).to.deep.equal({ code: 0, signal: null });
   });
 
   it('exits at once, by the signal, on a second signal', async () => {

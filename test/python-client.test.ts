@@ -9,15 +9,19 @@ import { deadPort, ROOT, run, silentServer } from './helpers/tools.js';
 describe('python client (clients/python)', function () {
   this.timeout(60_000);
   let svc: TestService;
+  let idle: TestService;
   let silent: Awaited<ReturnType<typeof silentServer>>;
 
   before(async () => {
     svc = await startTestService({ AUTH_KEY: 'dev' });
+    // Its streams are closed by the server after half a second without a message: the reconnect tests.
+    idle = await startTestService({ AUTH_KEY: 'dev', STREAM_IDLE_TIMEOUT_MS: '500' });
     silent = await silentServer();
   });
   after(async () => {
     await silent?.close();
     await svc?.stop();
+    await idle?.stop();
   });
 
   it('has the interpreter and packages it needs', async () => {
@@ -25,12 +29,13 @@ describe('python client (clients/python)', function () {
     expect(probe.code, `${PYTHON} needs python3-numpy and python3-aiohttp: ${probe.stderr}`).to.equal(0);
   });
 
-  it('passes its unittest suite against the server, and its requests reach the server', async () => {
+  it('passes its unittest suite against the server, and its requests and streams reach the server', async () => {
     const result = await run(PYTHON, ['-m', 'unittest', 'discover', '-v', '-s', path.join(ROOT, 'clients/python/tests')], {
       env: {
         SMART_TURN_TEST_URL: `${svc.url}/raw`,
         SMART_TURN_TEST_DEAD: `http://127.0.0.1:${await deadPort()}/raw`,
         SMART_TURN_TEST_SILENT: `${silent.url}/raw`,
+        SMART_TURN_TEST_IDLE: `${idle.url}/raw`,
         PYTHONDONTWRITEBYTECODE: '1',
       },
       timeoutMs: 50_000,
@@ -38,12 +43,14 @@ describe('python client (clients/python)', function () {
     expect(result.code, result.stderr).to.equal(0);
     expect(result.stderr).to.match(/^OK/m);
     const ran = Number(/Ran (\d+) tests/.exec(result.stderr)?.[1]);
-    expect(ran).to.be.at.least(12);
+    expect(ran).to.be.at.least(25);
     // The suite's successful calls were answered by this server, not faked.
     const metrics = await (await fetch(`${svc.url}/metrics`)).text();
     const served = Number(/^smart_turn_requests_total\{route="\/raw",status="200"\} (\d+)/m.exec(metrics)?.[1] ?? 0);
     const refused = Number(/^smart_turn_requests_total\{route="\/raw",status="401"\} (\d+)/m.exec(metrics)?.[1] ?? 0);
     expect(served).to.be.at.least(4);
     expect(refused).to.be.at.least(2);
+    const streamed = Number(/^smart_turn_predictions_total\{transport="stream"\} (\d+)/m.exec(metrics)?.[1] ?? 0);
+    expect(streamed).to.be.at.least(5);
   });
 });

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { ServeError } from '../ts/errors.js';
-import { checkSampleRate, Resampler } from '../ts/resample.js';
-import { noise, tones } from './reference/run.js';
+import { checkSampleRate, Resampler, StreamResampler } from '../ts/resample.js';
+import { maxAbsDiff, noise, random, tones } from './reference/run.js';
 
 const resampler = await Resampler.create();
 /** The server's path: the declared rate is checked where it comes in, then the audio resampled. */
@@ -74,5 +74,52 @@ describe('checkSampleRate, Resampler.to16k', () => {
     it('8 s at 48 kHz becomes the 128000 samples smart-turn v3 takes', () => {
       expect(resampleTo16k(noise(8 * 48_000, 0.3, 4), 48_000)).to.have.length(128_000);
     });
+  });
+});
+
+describe('StreamResampler', () => {
+  /** Chunk sizes from 1 to `max` samples, reproducible. */
+  function chunkings(n: number, max: number, seed: number): number[] {
+    const next = random(seed);
+    const sizes: number[] = [];
+    for (let total = 0; total < n; ) {
+      const size = Math.min(n - total, 1 + Math.floor(next() * max));
+      sizes.push(size);
+      total += size;
+    }
+    return sizes;
+  }
+
+  function pushAll(stream: StreamResampler, x: Float32Array, sizes: number[]): Float32Array {
+    const parts: Float32Array[] = [];
+    for (let at = 0, i = 0; at < x.length; at += sizes[i++]!) parts.push(stream.push(x.subarray(at, at + sizes[i]!)));
+    const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+    parts.reduce((at, p) => (out.set(p, at), at + p.length), 0);
+    return out;
+  }
+
+  for (const rate of [8_000, 44_100, 48_000]) {
+    it(`gives what to16k gives for the whole audio, sample for sample, in any chunking (${rate} Hz)`, async () => {
+      const x = noise(rate * 2, 0.3, rate);
+      const whole = resampleTo16k(x, rate);
+      for (const [seed, max] of [[1, 7], [2, 960], [3, 20_000]] as const) {
+        const stream = await StreamResampler.create(checkSampleRate(rate));
+        const streamed = pushAll(stream, x, chunkings(x.length, max, seed));
+        stream.close();
+        // The filter holds the last few milliseconds until audio after them arrives.
+        expect(whole.length - streamed.length).to.be.within(1, 16_000 * 0.01);
+        expect(maxAbsDiff(streamed, whole.subarray(0, streamed.length))).to.equal(0);
+      }
+    });
+  }
+
+  it('starts a new signal after reset', async () => {
+    const stream = await StreamResampler.create(checkSampleRate(48_000));
+    pushAll(stream, noise(48_000, 0.3, 5), [960]);
+    stream.reset();
+    const x = noise(48_000, 0.3, 6);
+    const after = pushAll(stream, x, [960]);
+    stream.close();
+    expect(maxAbsDiff(after, resampleTo16k(x, 48_000).subarray(0, after.length))).to.equal(0);
   });
 });

@@ -197,6 +197,22 @@ describe('tools', function () {
       }
     });
 
+    it('--stream: streams the clip to GET /stream and prints the same answer as a POST', async () => {
+      const cwd = envFile('stream', `RUNPOD_TCP_HOST=127.0.0.1\nRUNPOD_TCP_PORT=${port()}\nAUTH_KEY=dev\n`);
+      const [streamed, posted] = await Promise.all([runTool('client', ['--seconds', '8', '--stream'], { cwd }), runTool('client', ['--seconds', '8'], { cwd })]);
+      expect(streamed.code, streamed.stderr).to.equal(0);
+      expect(streamed.stderr).to.include(`GET ws://127.0.0.1:${port()}/stream?sample_rate=16000&sample_type=int16`);
+      expect(streamed.stderr).to.match(/from the predict \(the 400 frames took \d+ ms to send\)/);
+      expect(JSON.parse(streamed.stdout).probability).to.be.closeTo(JSON.parse(posted.stdout).probability, 1e-6);
+    });
+
+    it('--stream with a wrong key: 401, refused before the upgrade, naming where the key came from', async () => {
+      const cwd = envFile('streamkey', `RUNPOD_TCP_HOST=127.0.0.1\nRUNPOD_TCP_PORT=${port()}\nAUTH_KEY=stale\n`);
+      const r = await runTool('client', ['--tone', '--stream'], { cwd });
+      expect(r.code).to.equal(1);
+      expect(r.stderr).to.match(/401 from ws:.*\/stream.*UNAUTHORIZED.*The key sent \(from AUTH_KEY in \.env\) is not the server's AUTH_KEY/);
+    });
+
     it('no .env: says what to write', async () => {
       const r = await runTool('client', [], { cwd: mkdtempSync(path.join(dir, 'empty-')) });
       expect(r.code).to.equal(2);

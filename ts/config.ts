@@ -43,6 +43,14 @@ export interface Config {
   headersTimeoutMs: number;
   bodyTimeoutMs: number;
   maxConnections: number;
+  /** Open GET /stream connections at most; past it an upgrade is refused with 503. */
+  maxStreams: number;
+  /** A stream with no message, ping or pending prediction this long is closed. */
+  streamIdleTimeoutMs: number;
+  /** A stream's largest binary (audio) message; a larger one closes the stream with 1009. */
+  streamMaxMessageBytes: number;
+  /** Audio a stream may send ahead of real time before its socket stops being read. */
+  streamMaxLeadMs: number;
   /** ONNX Runtime's threads and spinning; undefined: the CPU plan's (startup/cpu-plan.ts), 0: ONNX Runtime's own. */
   ortIntraOpThreads: number | undefined;
   ortInterOpThreads: number | undefined;
@@ -79,6 +87,10 @@ export function loadConfig(env: Env = process.env): Config {
     headersTimeoutMs: r.int('HEADERS_TIMEOUT_MS', 5000, 1, 600_000),
     bodyTimeoutMs: r.int('BODY_TIMEOUT_MS', 10_000, 1, 600_000),
     maxConnections: r.int('MAX_CONNECTIONS', 1024, 1, 1_000_000),
+    maxStreams: r.int('MAX_STREAMS', 256, 1, 1_000_000),
+    streamIdleTimeoutMs: r.int('STREAM_IDLE_TIMEOUT_MS', 60_000, 1, 3_600_000),
+    streamMaxMessageBytes: r.int('STREAM_MAX_MESSAGE_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
+    streamMaxLeadMs: r.int('STREAM_MAX_LEAD_MS', 20_000, 1, 3_600_000),
     ortIntraOpThreads: r.optionalInt('ORT_INTRA_OP_THREADS', 0, 1024),
     ortInterOpThreads: r.optionalInt('ORT_INTER_OP_THREADS', 0, 1024),
     ortAllowSpinning: r.optionalFlag('ORT_ALLOW_SPINNING'),

@@ -4,6 +4,9 @@ import client from 'prom-client';
 import type { BackendInfo } from './backends/backend.js';
 import type { AdmissionSnapshot, BatcherEvents } from './batcher.js';
 
+/** How a prediction reached the server: POST /raw, or a predict message on GET /stream. */
+export type Transport = 'raw' | 'stream';
+
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
 export interface MetricsSources {
@@ -22,6 +25,9 @@ export class Metrics {
   readonly #bucket: client.Counter<'bucket'>;
   readonly #rejected: client.Counter<'reason'>;
   readonly #failures: client.Counter;
+  readonly #predictions: client.Counter<'transport'>;
+  readonly #streams: client.Gauge;
+  readonly #streamAudio: client.Counter;
 
   constructor(backend: BackendInfo, family: string, sources: MetricsSources) {
     const registers = [this.registry];
@@ -72,6 +78,23 @@ export class Metrics {
     this.#failures = new client.Counter({
       name: 'smart_turn_backend_failures_total',
       help: 'Batches the backend failed',
+      registers,
+    });
+    this.#predictions = new client.Counter({
+      name: 'smart_turn_predictions_total',
+      help: 'Predictions answered with a probability, by transport (raw: POST /raw, stream: GET /stream)',
+      labelNames: ['transport'],
+      registers,
+    });
+    for (const transport of ['raw', 'stream'] as const) this.#predictions.inc({ transport }, 0);
+    this.#streams = new client.Gauge({
+      name: 'smart_turn_streams_active',
+      help: 'Open GET /stream connections',
+      registers,
+    });
+    this.#streamAudio = new client.Counter({
+      name: 'smart_turn_stream_audio_seconds_total',
+      help: 'Seconds of audio received on GET /stream connections (at the rate each declared)',
       registers,
     });
     new client.Gauge({
@@ -140,5 +163,18 @@ export class Metrics {
   observeRequest(route: string, status: number, seconds: number): void {
     this.#requests.inc({ route, status: String(status) });
     this.#total.observe({ route }, seconds);
+  }
+
+  prediction(transport: Transport): void {
+    this.#predictions.inc({ transport });
+  }
+
+  /** A stream opened (+1) or closed (-1). */
+  streams(change: 1 | -1): void {
+    this.#streams.inc(change);
+  }
+
+  streamAudio(seconds: number): void {
+    this.#streamAudio.inc(seconds);
   }
 }

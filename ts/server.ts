@@ -1,5 +1,6 @@
 // The HTTP face: Pipecat's HttpSmartTurnAnalyzer wire format on POST /raw, plus health, readiness and
-// metrics. A request flows server → npy → resample → model family → batcher → backend.
+// metrics (GET /stream's WebSocket upgrades are stream/endpoint.ts's). A request flows
+// server → npy → resample → predict (model family → batcher → backend).
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -13,10 +14,11 @@ import { answerThenDrain, readAudioBody } from './http/body.js';
 import type { SamplePasses } from './lib/samples.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
-import type { Clip, Preparer } from './model/family.js';
+import type { Preparer } from './model/family.js';
 import { SAMPLE_RATE } from './audio.js';
 import { decodeNpy } from './npy.js';
-import { checkSampleRate, type Resampler, type SampleRate } from './resample.js';
+import { parseSampleRate, type Resampler, type SampleRate } from './resample.js';
+import { predict } from './predict.js';
 import type { Readiness } from './readiness.js';
 
 export interface ServerDeps {
@@ -45,13 +47,6 @@ interface RequestState {
   errorCode?: string;
 }
 
-/** The /raw answer, exactly as Pipecat's HttpSmartTurnAnalyzer reads it. */
-export interface Prediction {
-  prediction: 0 | 1;
-  probability: number;
-  metrics: { inference_time: number; total_time: number };
-}
-
 const REQUEST_ID = /^[\w.:@/+=-]{1,128}$/;
 
 export function createApp(deps: ServerDeps): Koa {
@@ -72,7 +67,12 @@ export function createApp(deps: ServerDeps): Koa {
     ctx.type = metrics.registry.contentType;
     ctx.body = await metrics.registry.metrics();
   });
-  router.post('/raw', requireKey(config.authKey, 'AUTH_KEY'), predict(deps));
+  router.post('/raw', requireKey(config.authKey, 'AUTH_KEY'), rawRoute(deps));
+  // WebSocket upgrades to /stream never reach Koa (stream/endpoint.ts takes them); a plain GET does.
+  router.get('/stream', (ctx) => {
+    ctx.set('Upgrade', 'websocket');
+    throw new ServeError('UPGRADE_REQUIRED', '/stream is a WebSocket: connect with a WebSocket client (Connection: Upgrade, Upgrade: websocket)');
+  });
 
   app.use(observe(log, metrics));
   app.use(async (ctx, next) => {
@@ -93,16 +93,14 @@ export function createApp(deps: ServerDeps): Koa {
   return app;
 }
 
-function predict(deps: ServerDeps): Middleware {
-  const { config, passes, resampler, preparer, batcher } = deps;
+function rawRoute(deps: ServerDeps): Middleware {
+  const { config, passes, resampler, preparer } = deps;
   return async (ctx: Context) => {
     const state = ctx.state as RequestState;
     const body = await readAudioBody(ctx, config.maxBodyBytes);
     const decoded = decodeNpy(body, passes).samples;
     state.samples = decoded.length;
     const rate = declaredRate(ctx);
-    // A place in the queue first: a request that would be refused costs no preprocessing.
-    const place = batcher.reserve();
 
     // A client that goes away before its batch runs (while its features are computed, or while queued)
     // must not cost a model run.
@@ -112,28 +110,13 @@ function predict(deps: ServerDeps): Middleware {
     };
     ctx.res.once('close', onClose);
     try {
-      let clip: Clip;
-      try {
-        clip = await preparer.prepare(to16k(resampler, decoded, rate, preparer.windowSamples));
-      } catch (error) {
-        place.cancel();
-        throw error;
-      }
-      const result = await place.submit(clip, gone.signal);
+      const { answer, result } = await predict(deps, () => to16k(resampler, decoded, rate, preparer.windowSamples), state.arrived, gone.signal, 'raw');
       Object.assign(state, {
         batchSize: result.batchSize,
         bucket: result.bucket,
         queueWait: result.queueWait,
         inference: result.inferenceTime,
       });
-      const answer: Prediction = {
-        prediction: result.probability > config.threshold ? 1 : 0,
-        probability: result.probability,
-        metrics: {
-          inference_time: result.inferenceTime,
-          total_time: (performance.now() - state.arrived) / 1000,
-        },
-      };
       ctx.body = answer;
     } finally {
       ctx.res.off('close', onClose);
@@ -147,9 +130,7 @@ function predict(deps: ServerDeps): Middleware {
  */
 function declaredRate(ctx: Context): SampleRate | undefined {
   const raw = (ctx.query['sample_rate'] as string | undefined) ?? (ctx.get('x-sample-rate') || undefined);
-  if (raw === undefined) return undefined;
-  if (!/^\d+$/.test(raw)) throw new ServeError('BAD_QUERY', `sample_rate must be a whole number of Hz, got ${JSON.stringify(raw)}`);
-  return checkSampleRate(Number(raw));
+  return raw === undefined ? undefined : parseSampleRate(raw);
 }
 
 /** 16 kHz audio for the model. Only the end the model will see is resampled, bounding the cost. */

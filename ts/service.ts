@@ -1,4 +1,5 @@
-// The composition root: backend → batcher → HTTP server, with metrics, readiness and an orderly stop.
+// The composition root: backend → batcher → HTTP server (POST /raw, GET /stream), with metrics,
+// readiness and an orderly stop.
 // `main.ts` runs it from the environment; tests run it in-process on port 0. Everything a service
 // uses is made here and handed to the parts that need it, so two services in one process share nothing.
 import { SAMPLE_RATE } from './audio.js';
@@ -12,6 +13,7 @@ import { Readiness } from './readiness.js';
 import { Resampler } from './resample.js';
 import { createApp, listen, type Listening } from './server.js';
 import { openBackend } from './startup/select.js';
+import { StreamEndpoint } from './stream/endpoint.js';
 import { warmUp } from './startup/warmup.js';
 
 export interface Service {
@@ -44,6 +46,7 @@ export async function startService(config: Config, log: Logger, options: Service
 
   const preparer = family.startPreparer(passes);
   let listening: Listening | undefined;
+  let streams: StreamEndpoint | undefined;
   try {
     // One second of silence: the clip that warms every bucket up and probes a failing backend.
     const second = await preparer.prepare(new Float32Array(SAMPLE_RATE));
@@ -67,6 +70,7 @@ export async function startService(config: Config, log: Logger, options: Service
     batcher.observe(shedLog(log));
     const app = createApp({ config, passes, resampler, preparer, batcher, metrics, readiness, log });
     listening = await listen(app, config);
+    streams = new StreamEndpoint(listening.server, { config, passes, preparer, batcher, metrics, readiness, log });
     log.info({ port: listening.port }, 'listening; warming up');
     const t0 = performance.now();
     const times = await warmUp(backend, second);
@@ -79,6 +83,7 @@ export async function startService(config: Config, log: Logger, options: Service
     );
 
     const server = listening;
+    const endpoint = streams;
     let stopping: Promise<void> | undefined;
     return {
       port: server.port,
@@ -92,6 +97,7 @@ export async function startService(config: Config, log: Logger, options: Service
           readiness.markDraining();
           const closed = server.close();
           await batcher.drain();
+          await endpoint.close();
           server.server.closeIdleConnections();
           await closed;
           await preparer.close();
@@ -99,6 +105,7 @@ export async function startService(config: Config, log: Logger, options: Service
         })()),
     };
   } catch (error) {
+    await streams?.close();
     await listening?.close();
     await preparer.close();
     await backend.close();

@@ -1,4 +1,5 @@
 // Shared by the benchmarks (bench/) and the tests that check what they measure.
+import { execFileSync } from 'node:child_process';
 
 /**
  * An .npy (format 1.0, '<f4', shape (N,)) of exactly `bytes` bytes: the 128-byte header np.save writes
@@ -24,4 +25,14 @@ export function npyBody(bytes: number): Buffer {
 /** A comma-separated list of numbers from the command line: "1,4,16". */
 export function numbers(list: string): number[] {
   return list.split(',').map(Number);
+}
+
+/** Whether `taskset` is there to pin servers and load generators to their own cores. */
+export function hasTaskset(): boolean {
+  try {
+    execFileSync('taskset', ['-V'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
 }

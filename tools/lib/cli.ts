@@ -59,6 +59,9 @@ export interface Clip {
   body: Buffer;
   /** Headers that go with it: the rate the audio really has. */
   headers: Record<string, string>;
+  /** The same audio as samples, and their rate, for a stream. */
+  samples: Float32Array;
+  rate: number;
   /** What was sent, for the report line. */
   description: string;
 }
@@ -70,6 +73,8 @@ export function loadClip(values: { sample?: string; seconds?: string; tone?: boo
   const sent = (samples: Float32Array, rate: number, description: string): Clip => ({
     body: encodeNpy(samples, dtype),
     headers: { 'x-sample-rate': String(rate) },
+    samples,
+    rate,
     description: `${description} as ${seconds} s at ${rate} Hz ${as}`,
   });
   if (values.tone) return sent(tone(seconds), SAMPLE_RATE, 'a generated tone');

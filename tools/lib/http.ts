@@ -3,7 +3,7 @@
 import type { Target } from './target.js';
 import { authHeaders } from './target.js';
 
-/** The /raw answer (ts/server.ts `Prediction`). */
+/** The /raw answer (ts/predict.ts `Prediction`). */
 export interface Prediction {
   prediction: 0 | 1;
   probability: number;
@@ -49,7 +49,7 @@ export async function postRaw(to: Target, body: Uint8Array, timeoutMs: number, h
 }
 
 /** The server's `{error: {code, message}}`, or undefined for any other body. */
-function serverMessage(text: string): string | undefined {
+export function serverMessage(text: string): string | undefined {
   try {
     const body = JSON.parse(text) as { error?: { code?: string; message?: string } };
     if (body.error?.message) return `${body.error.code ?? 'ERROR'}: ${body.error.message}`;

@@ -11,9 +11,18 @@ export function encodeNpy(samples: Float32Array, dtype: NpyDtype = '<f4'): Buffe
   const preamble = Buffer.alloc(10);
   Buffer.from(MAGIC).copy(preamble);
   preamble.writeUInt16LE(header.length, 8);
-  const data = Buffer.alloc(samples.length * (dtype === '<f4' ? 4 : 2));
-  // Little-endian on any host; int16 as Pipecat makes its float buffer from it, x / 32768.
-  if (dtype === '<f4') for (let i = 0; i < samples.length; i++) data.writeFloatLE(samples[i]!, i * 4);
-  else for (let i = 0; i < samples.length; i++) data.writeInt16LE(Math.max(-32768, Math.min(32767, Math.round(samples[i]! * 32768))), i * 2);
+  let data: Buffer;
+  if (dtype === '<i2') data = int16Pcm(samples);
+  else {
+    data = Buffer.alloc(samples.length * 4);
+    for (let i = 0; i < samples.length; i++) data.writeFloatLE(samples[i]!, i * 4); // little-endian on any host
+  }
   return Buffer.concat([preamble, Buffer.from(header, 'latin1'), data]);
+}
+
+/** Little-endian int16 PCM of [-1, 1] samples, rounded and clipped as PCM is (Pipecat reads it back as x / 32768). */
+export function int16Pcm(samples: Float32Array): Buffer {
+  const bytes = Buffer.alloc(samples.length * 2);
+  for (let i = 0; i < samples.length; i++) bytes.writeInt16LE(Math.max(-32768, Math.min(32767, Math.round(samples[i]! * 32768))), i * 2);
+  return bytes;
 }

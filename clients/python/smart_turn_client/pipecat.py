@@ -1,4 +1,5 @@
-"""A drop-in replacement for Pipecat's HttpSmartTurnAnalyzer that actually sends its request.
+"""A drop-in replacement for Pipecat's HttpSmartTurnAnalyzer that actually sends its request, and a
+streaming analyzer that sends the turn's audio as it comes (GET /stream).
 
 Why: BaseSmartTurn.analyze_end_of_turn runs ``_process_speech_segment`` in a worker thread
 (``loop.run_in_executor``), and that calls ``_predict_endpoint`` there. Pipecat's HTTP analyzer then
@@ -9,8 +10,14 @@ has no running loop); its ``except Exception`` turns that into ``prediction: 0``
 The fix: remember the loop in ``analyze_end_of_turn`` (which runs on it) and, from the worker thread,
 submit the request coroutine to that loop with ``asyncio.run_coroutine_threadsafe``.
 
-This module imports without Pipecat. ``SmartTurnHttpAnalyzer`` is built on first access and needs
-``pipecat-ai`` then; ``LoopBridge`` holds the behaviour and works over any BaseSmartTurn-like base.
+``SmartTurnStreamAnalyzer`` uses the same bridge, but its request is a predict message on a
+``TurnStream``: ``append_audio`` streams the frames of the turn as the base class would cut it (from
+``pre_speech_ms`` before the speech started), so at the pause the server already holds the segment
+that HttpSmartTurnAnalyzer would upload.
+
+This module imports without Pipecat. ``SmartTurnHttpAnalyzer`` and ``SmartTurnStreamAnalyzer`` are
+built on first access and need ``pipecat-ai`` then; ``LoopBridge`` and ``StreamBridge`` hold the
+behaviour and work over any BaseSmartTurn-like base.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from typing import Any, Mapping, Optional
 import numpy as np
 
 from .client import DTYPES, SmartTurnError, SmartTurnTimeout, predict
+from .stream import TurnStream
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +125,68 @@ class LoopBridge:
                 self._own_session = None
 
 
+class StreamBridge(LoopBridge):
+    """LoopBridge over GET /stream: the turn's frames go to the server as they arrive, and the request
+    at the pause is a predict message, answered from the audio the server already holds.
+
+    The base's state decides what the server holds: when speech starts, a reset and the frames the
+    base's segment would begin with (those from ``pre_speech_ms`` plus the VAD's start delay before
+    the speech); while speech is on, each frame. ``url`` is the server (http(s) or ws(s), its base, /raw
+    or /stream); Pipecat's frames are int16 at the analyzer's ``sample_rate``, which is declared to the
+    server. ``stream_options`` go to TurnStream (``heartbeat``, ``keep_seconds``, ``retry_delays``).
+    """
+
+    def __init__(self, *, stream_options: Optional[Mapping[str, Any]] = None, **kwargs: Any):
+        super().__init__(**kwargs)
+        self._stream_options = dict(stream_options or {})
+        self._stream: Optional[TurnStream] = None
+
+    def append_audio(self, buffer: bytes, is_speech: bool):
+        started = not self._speech_triggered
+        state = super().append_audio(buffer, is_speech)
+        if self._speech_triggered:
+            stream = self._turn_stream()
+            if started:
+                stream.reset()
+                for chunk in self._segment():
+                    stream.send_audio(chunk)
+            else:
+                stream.send_audio(buffer)
+        return state
+
+    def _segment(self) -> list[bytes]:
+        """The buffered frames the base's segment starts from, as int16 bytes (they were int16)."""
+        pre_speech_ms = self._params.pre_speech_ms + getattr(self, "_vad_start_secs", 0.0) * 1000
+        start = self._speech_start_time - pre_speech_ms / 1000
+        return [np.round(chunk * 32768).astype("<i2").tobytes() for t, chunk in self._audio_buffer if t >= start]
+
+    def _turn_stream(self) -> TurnStream:
+        if self._stream is None:
+            self._stream = TurnStream(
+                self._url,
+                sample_rate=self.sample_rate,
+                sample_type="int16",
+                auth_key=self._auth_key,
+                headers=self._headers,
+                session=self._aiohttp_session,
+                **self._stream_options,
+            )
+        return self._stream
+
+    async def _request(self, audio: np.ndarray, stop_secs: float) -> dict[str, Any]:
+        if self._stream is None:
+            raise SmartTurnError("no speech has been streamed yet")
+        return await self._stream.predict(timeout=stop_secs)
+
+    async def cleanup(self):
+        try:
+            await super().cleanup()
+        finally:
+            if self._stream is not None:
+                await self._stream.close()
+                self._stream = None
+
+
 def _on_loop_thread(loop: asyncio.AbstractEventLoop) -> bool:
     try:
         return asyncio.get_running_loop() is loop
@@ -143,13 +213,32 @@ def _build_analyzer() -> type:
     return SmartTurnHttpAnalyzer
 
 
+def _build_stream_analyzer() -> type:
+    try:
+        from pipecat.audio.turn.smart_turn.base_smart_turn import BaseSmartTurn, SmartTurnTimeoutException
+    except ImportError as error:
+        raise ImportError(
+            "SmartTurnStreamAnalyzer needs Pipecat: pip install pipecat-ai (smart_turn_client.TurnStream works without it)"
+        ) from error
+
+    class SmartTurnStreamAnalyzer(StreamBridge, BaseSmartTurn):
+        """Pipecat turn analyzer streaming to a Smart Turn server's GET /stream. Takes ``url`` (the
+        server), ``auth_key`` or ``headers``, ``params``, ``sample_rate``, and optionally
+        ``aiohttp_session`` and ``stream_options``."""
+
+        timeout_exception = SmartTurnTimeoutException
+
+    return SmartTurnStreamAnalyzer
+
+
+_builders = {"SmartTurnHttpAnalyzer": _build_analyzer, "SmartTurnStreamAnalyzer": _build_stream_analyzer}
 _built: dict[str, type] = {}
 
 
 def __getattr__(name: str) -> Any:
-    # PEP 562: the Pipecat class is made on first use, so importing this module never needs Pipecat.
-    if name == "SmartTurnHttpAnalyzer":
+    # PEP 562: the Pipecat classes are made on first use, so importing this module never needs Pipecat.
+    if name in _builders:
         if name not in _built:
-            _built[name] = _build_analyzer()
+            _built[name] = _builders[name]()
         return _built[name]
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -209,8 +209,9 @@ class LoopBridgeTest(unittest.TestCase):
         try:
             import pipecat  # noqa: F401
         except ImportError:
-            with self.assertRaisesRegex(ImportError, "pip install pipecat-ai"):
-                bridge.SmartTurnHttpAnalyzer
+            for name in ("SmartTurnHttpAnalyzer", "SmartTurnStreamAnalyzer"):
+                with self.assertRaisesRegex(ImportError, "pip install pipecat-ai"):
+                    getattr(bridge, name)
         else:
             self.skipTest("pipecat is installed here")
 
