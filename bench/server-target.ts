@@ -1,9 +1,11 @@
 // One server under load for bench/server.ts and bench/stream.ts, in its own process so the load
 // generator does not share its event loop: `bare` (node:http that reads the body and answers a fixed
 // JSON), `smart-turn` (the real service on the zero-cost backend, v2 family) or `smart-turn-v3` (the
-// same with v3's Whisper features). Prints `PORT <n>` once listening and `CPU <µs>` (its CPU time
-// so far, all threads) on SIGUSR2; exits on SIGTERM, which also writes the CPU profile when started
-// with --cpu-prof.
+// same with v3's Whisper features). Prints `PORT <n>` once listening and `CPU <µs> <µs>` (its CPU time
+// so far: all threads, then the main thread alone, which bounds one process's rate) on SIGUSR2; exits
+// on SIGTERM, which also writes the CPU profile when started with --cpu-prof.
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
@@ -47,9 +49,15 @@ const [kind = 'bare'] = process.argv.slice(2);
 const env = JSON.parse(process.env['SMART_TURN_BENCH_ENV'] ?? '{}') as Record<string, string>;
 const target = kind === 'bare' ? await bare() : await smartTurn(env, kind === 'smart-turn-v3' ? smartTurnV3 : smartTurnV2);
 process.stdout.write(`PORT ${target.port}\n`);
+const ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }));
+/** The main thread's CPU time (Linux: utime + stime of /proc/self/task/<pid>/stat), µs. */
+function mainThreadCpu(): number {
+  const fields = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) / ticksPerSecond) * 1e6;
+}
 process.on('SIGUSR2', () => {
   const { user, system } = process.cpuUsage();
-  process.stdout.write(`CPU ${user + system}\n`);
+  process.stdout.write(`CPU ${user + system} ${Math.round(mainThreadCpu())}\n`);
 });
 process.once('SIGTERM', () => {
   void target.close().finally(() => process.exit(0));

@@ -15,6 +15,8 @@
 //                       change undone, to show that change's gain side by side
 //   --cpu-prof          write V8 CPU profiles of the servers to .cache/profiles/ (summarize: bench/profile.ts)
 //   --no-pin            don't pin processes to cores
+//   --feed RATE         also say whether one server process can take RATE requests/s (a GPU's rate): its
+//                       main thread's CPU per request at the highest concurrency bounds it at 1e6 / that
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -33,6 +35,7 @@ interface Options {
   also: string[];
   cpuProf: boolean;
   pin: boolean;
+  feed: number | undefined;
 }
 
 function options(argv: string[]): Options {
@@ -47,6 +50,7 @@ function options(argv: string[]): Options {
       also: { type: 'string', multiple: true, default: [] },
       'cpu-prof': { type: 'boolean', default: false },
       'no-pin': { type: 'boolean', default: false },
+      feed: { type: 'string' },
     },
   });
   return {
@@ -57,6 +61,7 @@ function options(argv: string[]): Options {
     also: v.also.map((dir) => path.resolve(dir)),
     cpuProf: v['cpu-prof'],
     pin: !v['no-pin'],
+    feed: v.feed === undefined ? undefined : Number(v.feed),
   };
 }
 
@@ -64,8 +69,13 @@ interface Target {
   label: string;
   port: number;
   child: ChildProcess;
-  /** Resolves with the next `CPU <µs>` line the target prints. */
-  cpu(): Promise<number>;
+  /** Resolves with the next `CPU <µs> <µs>` line the target prints: all threads, main thread. */
+  cpu(): Promise<CpuTime>;
+}
+
+interface CpuTime {
+  all: number;
+  main: number;
 }
 
 async function startTarget(label: string, kind: string, env: Record<string, string>, o: Options, profDir: string, root = ROOT): Promise<Target> {
@@ -78,21 +88,21 @@ async function startTarget(label: string, kind: string, env: Record<string, stri
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, SMART_TURN_BENCH_ENV: JSON.stringify(env) },
   });
-  let waiting: ((us: number) => void) | undefined;
+  let waiting: ((time: CpuTime) => void) | undefined;
   let out = '';
   const port = await new Promise<number>((resolve, reject) => {
     child.stdout!.on('data', (d: Buffer) => {
       out += d.toString();
       let line: RegExpExecArray | null;
-      while ((line = /^(PORT|CPU) (\d+)\n/.exec(out))) {
+      while ((line = /^(PORT|CPU) (\d+)(?: (\d+))?\n/.exec(out))) {
         out = out.slice(line[0].length);
         if (line[1] === 'PORT') resolve(Number(line[2]));
-        else waiting?.(Number(line[2]));
+        else waiting?.({ all: Number(line[2]), main: Number(line[3]) });
       }
     });
     child.once('exit', (code) => reject(new Error(`${label} exited (${code}) before listening`)));
   });
-  const cpu = (): Promise<number> =>
+  const cpu = (): Promise<CpuTime> =>
     new Promise((resolve) => {
       waiting = resolve;
       child.kill('SIGUSR2');
@@ -110,6 +120,8 @@ interface Point {
   rps: number;
   /** Server CPU time (all its threads) per answered request, µs: robust to a busy machine. */
   cpuPerRequest: number;
+  /** The main thread's share, µs: one process cannot answer more than 1e6 / this per second. */
+  mainPerRequest: number;
   p50: number;
   p99: number;
   ok: number;
@@ -138,15 +150,35 @@ async function load(t: Target, body: Buffer, connections: number, duration: numb
     if (status === 200) latencies.push(ms);
   });
   const r = await finished;
-  const cpu = (await t.cpu()) - cpu0;
+  const cpu1 = await t.cpu();
   latencies.sort((a, b) => a - b);
   const at = (q: number): number => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
   // Only answered predictions count: a 503 is cheap and would flatter the server.
   const ok = latencies.length;
-  return { rps: ok / duration, cpuPerRequest: cpu / Math.max(ok, 1), p50: at(0.5), p99: at(0.99), ok, bad: r.non2xx + r.errors + r.timeouts };
+  const per = (us: number): number => us / Math.max(ok, 1);
+  return {
+    rps: ok / duration,
+    cpuPerRequest: per(cpu1.all - cpu0.all),
+    mainPerRequest: per(cpu1.main - cpu0.main),
+    p50: at(0.5),
+    p99: at(0.99),
+    ok,
+    bad: r.non2xx + r.errors + r.timeouts,
+  };
 }
 
 const fmt = (n: number, d = 0): string => n.toFixed(d);
+
+/** Whether one process of this server can take `rate` requests/s of this body size, and if not, what would. */
+function feedVerdict(rate: number, kib: number, points: Map<string, Point>): string {
+  const p = points.get('smart-turn')!;
+  const ceiling = 1e6 / p.mainPerRequest;
+  const head = `\n${kib} KiB: one process's main thread takes ${fmt(p.mainPerRequest)} µs per request (all threads ${fmt(p.cpuPerRequest)} µs), ` +
+    `so it answers at most ${fmt(ceiling)} req/s (measured ${fmt(p.rps)}); bare node:http takes ${fmt(points.get('bare')!.mainPerRequest)} µs.`;
+  if (ceiling >= rate) return `${head} That feeds ${rate} clips/s: one process is enough.`;
+  return `${head} That does not feed ${rate} clips/s: run ${Math.ceil(rate / ceiling)} processes (cluster on one port), ` +
+    'or move per-request work (body parsing, sample passes) off the main thread, or do less of it per request.\n';
+}
 
 async function main(): Promise<void> {
   const o = options(process.argv.slice(2));
@@ -172,8 +204,8 @@ async function main(): Promise<void> {
       const body = npyBody(kib * 1024);
       for (const t of targets) await load(t, body, 16, 1); // JIT warm-up per body size
       console.log(`\n## ${kib} KiB body`);
-      console.log('| c | target | req/s | p50 ms | p99 ms | CPU µs/req | errors | bare/this req/s | this/bare p99 | this/bare CPU |');
-      console.log('|---|---|---|---|---|---|---|---|---|---|');
+      console.log('| c | target | req/s | p50 ms | p99 ms | CPU µs/req | main thread µs/req | errors | bare/this req/s | this/bare p99 | this/bare CPU |');
+      console.log('|---|---|---|---|---|---|---|---|---|---|---|');
       for (const c of o.concurrency) {
         const points = new Map<string, Point>();
         for (const t of targets) points.set(t.label, await load(t, body, c, o.duration));
@@ -181,8 +213,9 @@ async function main(): Promise<void> {
         for (const [label, p] of points) {
           const ratios =
             label === 'bare' ? '| | |' : `| ${fmt(base.rps / p.rps, 2)}× | ${fmt(p.p99 / base.p99, 2)}× | ${fmt(p.cpuPerRequest / base.cpuPerRequest, 2)}× |`;
-          console.log(`| ${c} | ${label} | ${fmt(p.rps)} | ${fmt(p.p50, 2)} | ${fmt(p.p99, 2)} | ${fmt(p.cpuPerRequest)} | ${p.bad} ${ratios}`);
+          console.log(`| ${c} | ${label} | ${fmt(p.rps)} | ${fmt(p.p50, 2)} | ${fmt(p.p99, 2)} | ${fmt(p.cpuPerRequest)} | ${fmt(p.mainPerRequest)} | ${p.bad} ${ratios}`);
         }
+        if (o.feed !== undefined && c === o.concurrency[o.concurrency.length - 1]) console.log(feedVerdict(o.feed, kib, points));
       }
     }
   } finally {

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import path from 'node:path';
 import { loadConfig, redactedConfig } from '../ts/config.js';
 import { ConfigError } from '../ts/errors.js';
 
@@ -62,6 +63,12 @@ describe('config', () => {
     expect(config.authKey).to.equal(undefined);
     expect(config.dtype).to.equal('float32');
     expect(config.cudaGraphs).to.equal(false);
+  });
+
+  it('makes TENSORRT_LIB_DIR absolute, so the addon dlopens a path, never a search', () => {
+    expect(loadConfig({}).tensorrtLibDir).to.equal(undefined);
+    expect(loadConfig({ TENSORRT_LIB_DIR: '.cache/trt-standin/lib' }).tensorrtLibDir).to.equal(path.resolve('.cache/trt-standin/lib'));
+    expect(loadConfig({ TENSORRT_LIB_DIR: '/opt/trt/lib' }).tensorrtLibDir).to.equal('/opt/trt/lib');
   });
 
   it('never shows secrets when logged', () => {

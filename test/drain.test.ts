@@ -1,47 +1,13 @@
 // SIGTERM on the real process: stop accepting, answer everything accepted, exit 0; a second signal
 // exits at once.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { expect } from 'chai';
 import { encodeNpy } from '../tools/lib/npy.js';
+import { queueDepth, startServerProcess as startServer } from './helpers/server-process.js';
 import { fixture, fixtureProbability, post } from './helpers/service.js';
 import { int16Bytes, openStream } from './helpers/stream.js';
 
 const f4 = readFileSync(fixture('npy/f4.npy'));
-
-interface Server {
-  child: ChildProcess;
-  url: string;
-  lines: Array<Record<string, unknown>>;
-  /** Settles once the process has exited and its output has all been read. */
-  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-async function startServer(env: Record<string, string>): Promise<Server> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'ts/main.ts'], {
-    env: { ...process.env, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const lines: Array<Record<string, unknown>> = [];
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
-  const ready = new Promise<string>((resolve, reject) => {
-    let port = 0;
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      const entry = JSON.parse(line) as Record<string, unknown>;
-      lines.push(entry);
-      if (typeof entry['port'] === 'number' && entry['msg'] === 'listening; warming up') port = entry['port'];
-      if (String(entry['msg']).startsWith('warm-up done')) resolve(`http://127.0.0.1:${port}`);
-    });
-    exit.then(({ code, signal }) => reject(new Error(`server exited (${code ?? signal}) before it was ready`)));
-  });
-  return { child, url: await ready, lines, exit };
-}
-
-async function queueDepth(url: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  return Number(/^smart_turn_queue_depth (\d+)/m.exec(text)?.[1] ?? -1);
-}
 
 describe('drain', function () {
   this.timeout(30_000);

@@ -23,7 +23,7 @@ describe('build-engines', () => {
     expect(r.stderr).to.match(/--onnx is required\nusage: npm run build:engines/);
   });
 
-  it('defaults to bf16, buckets 16/32/64 and engines/<model>/, and follows DTYPE, BATCH_BUCKETS, ENGINES_DIR', () => {
+  it('defaults to bf16, buckets 16/32/64 and engines/<model>/, and follows DTYPE, BATCH_BUCKETS, ENGINES_DIR, TENSORRT_LIB_DIR', () => {
     expect(parseArgs(['--onnx', 'models/smart-turn-v2.onnx'], {})).to.deep.equal({
       onnx: 'models/smart-turn-v2.onnx',
       model: 'smart-turn-v2',
@@ -33,9 +33,16 @@ describe('build-engines', () => {
       workspaceMiB: 0,
       timingCache: path.join('engines', 'smart-turn-v2', 'timing.cache'),
       device: 0,
+      tensorrtLibDir: undefined,
     });
-    const env = { DTYPE: 'float16', BATCH_BUCKETS: '8,4', ENGINES_DIR: '/srv/engines' };
-    expect(parseArgs(['--onnx', 'm.onnx', '--model', 'org/m'], env)).to.deep.include({ dtype: 'float16', buckets: [4, 8], enginesDir: '/srv/engines', model: 'org--m' });
+    const env = { DTYPE: 'float16', BATCH_BUCKETS: '8,4', ENGINES_DIR: '/srv/engines', TENSORRT_LIB_DIR: '/opt/trt/lib' };
+    expect(parseArgs(['--onnx', 'm.onnx', '--model', 'org/m'], env)).to.deep.include({
+      dtype: 'float16',
+      buckets: [4, 8],
+      enginesDir: '/srv/engines',
+      model: 'org--m',
+      tensorrtLibDir: '/opt/trt/lib',
+    });
     expect(parseArgs(['--onnx', 'm.onnx', '--buckets', '2,1'], env).buckets).to.deep.equal([1, 2]);
   });
 

@@ -37,6 +37,8 @@ export interface BuildArgs {
   workspaceMiB: number;
   timingCache: string;
   device: number;
+  /** TENSORRT_LIB_DIR (test/diagnostic): where TensorRT is loaded from. */
+  tensorrtLibDir: string | undefined;
 }
 
 export class UsageError extends Error {}
@@ -76,6 +78,7 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
     // Shared across dtypes and buckets of one model: tactic timings do not depend on either.
     timingCache: flags.get('timing-cache') ?? path.join(enginesDir, model, 'timing.cache'),
     device: int('device', 0),
+    tensorrtLibDir: config.tensorrtLibDir,
   };
 }
 
@@ -113,7 +116,7 @@ async function validationClips(windowSamples: number): Promise<Array<{ name: str
 
 /** Runs the same clips through every plan and through ONNX Runtime; returns the largest difference. */
 async function validate(args: BuildArgs, plans: Map<number, string>): Promise<{ maxAbsDiff: number; rows: number }> {
-  const trt = await TensorRtBackend.openPlans(plans, { device: args.device });
+  const trt = await TensorRtBackend.openPlans(plans, { device: args.device, tensorrtLibDir: args.tensorrtLibDir });
   const ort = await OnnxBackend.open({ modelPath: args.onnx });
   try {
     const clips = await validationClips(trt.family.windowSamples);
@@ -152,7 +155,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     console.error(`${(error as Error).message}\n${USAGE}`);
     return 2;
   }
-  const native = tryLoadNative();
+  const native = tryLoadNative(args.tensorrtLibDir);
   if (!native.addon) {
     console.error(`cannot build engines: ${native.reason}`);
     return 1;

@@ -1,5 +1,6 @@
 // Configuration from the environment, parsed once at start-up. A bad value throws a ConfigError
 // naming the variable; nothing downstream re-validates.
+import path from 'node:path';
 import { ConfigError } from './errors.js';
 
 // Each list below is the one home of its names: the parser accepts exactly these, and the types that
@@ -35,6 +36,11 @@ export interface Config {
   modelFile: string | undefined;
   modelPath: string | undefined;
   enginesDir: string;
+  /**
+   * Test/diagnostic: load libnvinfer.so.10 and libnvonnxparser.so.10 from this folder (absolute)
+   * instead of the library search path, e.g. the TensorRT stand-in of test/trt-standin/.
+   */
+  tensorrtLibDir: string | undefined;
   maxBodyBytes: number;
   /** An operator's cap on waiting requests; undefined: only the deadline limits the queue (admission.ts). */
   maxQueue: number | undefined;
@@ -80,6 +86,7 @@ export function loadConfig(env: Env = process.env): Config {
     modelFile: r.optionalString('MODEL_FILE'),
     modelPath: r.optionalString('MODEL_PATH'),
     enginesDir: r.string('ENGINES_DIR', 'engines'),
+    tensorrtLibDir: r.optionalPath('TENSORRT_LIB_DIR'),
     maxBodyBytes: r.int('MAX_BODY_BYTES', 8 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     maxQueue: r.optionalInt('MAX_QUEUE', 1, 1_000_000),
     requestTimeoutMs: r.int('REQUEST_TIMEOUT_MS', 2500, 1, 600_000),
@@ -122,6 +129,12 @@ class Reader {
 
   optionalString(name: string): string | undefined {
     return this.raw(name);
+  }
+
+  /** Made absolute: the value is used from wherever the process later runs. */
+  optionalPath(name: string): string | undefined {
+    const raw = this.raw(name);
+    return raw === undefined ? undefined : path.resolve(raw);
   }
 
   number(name: string, fallback: number, min: number, max: number): number {

@@ -105,6 +105,8 @@ export interface EngineLocation {
   onnxPath?: string | undefined;
   /** Buckets wanted (BATCH_BUCKETS); every one must have a plan. Default: the manifest's. */
   buckets?: readonly number[] | undefined;
+  /** TENSORRT_LIB_DIR: load TensorRT from this folder instead of the library search path. */
+  tensorrtLibDir?: string | undefined;
 }
 
 /**
@@ -112,7 +114,7 @@ export interface EngineLocation {
  * matching plans exist. `reason` says why not, or what was found.
  */
 export async function tensorRtAvailability(where: EngineLocation): Promise<{ available: boolean; reason: string }> {
-  const native = tryLoadNative();
+  const native = tryLoadNative(where.tensorrtLibDir);
   if (!native.addon) return { available: false, reason: native.reason };
   const status = native.addon.status();
   if (!status.tensorrt) return { available: false, reason: status.reason };
@@ -200,7 +202,7 @@ export class TensorRtBackend implements Backend {
 
   /** Serves validated plans: refuses plans whose manifest does not match this GPU, TensorRT or model. */
   static async open(options: TensorRtOptions): Promise<TensorRtBackend> {
-    const native = tryLoadNative();
+    const native = tryLoadNative(options.tensorrtLibDir);
     if (!native.addon) throw new Error(native.reason);
     const status = native.addon.status();
     if (!status.tensorrt) throw new Error(`TensorRT backend unavailable: ${status.reason}`);
@@ -227,8 +229,11 @@ export class TensorRtBackend implements Backend {
   }
 
   /** Opens plan files without a manifest: for tools/build-engines.ts, which validates fresh plans. */
-  static async openPlans(plans: ReadonlyMap<number, string>, options: { cudaGraphs?: boolean; device?: number } = {}): Promise<TensorRtBackend> {
-    const native = tryLoadNative();
+  static async openPlans(
+    plans: ReadonlyMap<number, string>,
+    options: { cudaGraphs?: boolean; device?: number; tensorrtLibDir?: string | undefined } = {},
+  ): Promise<TensorRtBackend> {
+    const native = tryLoadNative(options.tensorrtLibDir);
     if (!native.addon) throw new Error(native.reason);
     const buckets = [...plans.keys()].sort((a, b) => a - b);
     return TensorRtBackend.#open(

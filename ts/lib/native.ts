@@ -121,6 +121,11 @@ export interface NativeAddon {
   open(options: NativeOpenOptions): Promise<NativeEngine>;
   /** [async] */
   buildEngine(options: NativeBuildOptions): Promise<NativeBuildResult>;
+  /**
+   * [sync] Load TensorRT from this folder ('' = the library search path) when it is first used;
+   * throws ERR_NATIVE_STATE if this process already looked for it elsewhere.
+   */
+  useTensorRtLibraryDir(dir: string): void;
   /** [sync] [sum, sum of squares] of the samples, accumulated in float64. */
   sumSamples(samples: Float32Array): [number, number];
   /** [sync] dst[offset + i] = (src[i] - mean) * scale in float64, rounded once; RangeError if dst is too short. */
@@ -139,8 +144,12 @@ export interface NativeError extends Error {
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 let loaded: { addon: NativeAddon } | { addon: undefined; reason: string } | undefined;
 
-/** The addon, or why it cannot be loaded (not built, or built for another Node ABI). */
-export function tryLoadNative(): { addon: NativeAddon } | { addon: undefined; reason: string } {
+/**
+ * The addon, or why it cannot be loaded (not built, or built for another Node ABI). `tensorrtLibDir`
+ * (TENSORRT_LIB_DIR): where TensorRT is to be loaded from; when it conflicts with where this process
+ * already looked, that is the reason.
+ */
+export function tryLoadNative(tensorrtLibDir?: string): { addon: NativeAddon } | { addon: undefined; reason: string } {
   if (!loaded) {
     try {
       const require = createRequire(import.meta.url);
@@ -149,6 +158,13 @@ export function tryLoadNative(): { addon: NativeAddon } | { addon: undefined; re
     } catch (error) {
       const why = error instanceof Error ? error.message.split('\n')[0] : String(error);
       loaded = { addon: undefined, reason: `the native addon is not built or does not load (${why}); run npm run build:native` };
+    }
+  }
+  if (loaded.addon && tensorrtLibDir !== undefined) {
+    try {
+      loaded.addon.useTensorRtLibraryDir(tensorrtLibDir);
+    } catch (error) {
+      return { addon: undefined, reason: (error as Error).message };
     }
   }
   return loaded;

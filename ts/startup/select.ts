@@ -42,5 +42,12 @@ export async function openBackend(config: Config, log: Logger): Promise<Backend>
  */
 function engineLocation(config: Config): EngineLocation {
   const model = config.modelPath ? path.basename(config.modelPath, '.onnx') : (config.modelId ?? DEFAULT_MODEL_ID.tensorrt);
-  return { enginesDir: config.enginesDir, model, dtype: config.dtype, onnxPath: config.modelPath, buckets: config.batchBuckets };
+  return {
+    enginesDir: config.enginesDir,
+    model,
+    dtype: config.dtype,
+    onnxPath: config.modelPath,
+    buckets: config.batchBuckets,
+    tensorrtLibDir: config.tensorrtLibDir,
+  };
 }

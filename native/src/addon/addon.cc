@@ -3,6 +3,8 @@
 //   status()               [sync]  what this build and machine can do, and why not ({cuda, tensorrt, gpu, versions, reason, ...})
 //   open(options)          [async] Promise<Engine> (see engine_wrap.h); TypeError/RangeError thrown for bad options
 //   buildEngine(options)   [async] Promise<build report>; ONNX -> one TensorRT plan (see trt/trt_builder.h)
+//   useTensorRtLibraryDir(dir)
+//                          [sync]  load TensorRT from this folder ("" = the library search path), see trt/trt_library.h
 //   sumSamples(x)          [sync]  [sum, sum of squares] of a Float32Array, in float64 (core/samples.h)
 //   normalizeSamples(src, dst, offset, mean, scale)
 //                          [sync]  dst[offset + i] = (src[i] - mean) * scale
@@ -24,6 +26,7 @@
 #include "core/status.h"
 #include "core/test_executors.h"
 #include "cuda/gpu_options.h"
+#include "trt/trt_library.h"
 
 #ifdef ST_WITH_CUDA
 #include "cuda/cuda_test_executor.h"
@@ -261,6 +264,14 @@ Napi::Value BuildEngineJs(const Napi::CallbackInfo& info) {
   });
 }
 
+// TENSORRT_LIB_DIR (ts/config.ts): a test/diagnostic setting, passed here before anything probes TensorRT.
+Napi::Value UseTensorRtLibraryDirJs(const Napi::CallbackInfo& info) {
+  return Guard(info.Env(), [&]() -> Napi::Value {
+    TrtLibrary::UseDirectory(StringValue(info[0], "useTensorRtLibraryDir(dir): dir"));
+    return info.Env().Undefined();
+  });
+}
+
 // The two sample passes run on the calling thread: tens of microseconds, less than a hop to a worker.
 Napi::Value SumSamplesJs(const Napi::CallbackInfo& info) {
   return Guard(info.Env(), [&]() -> Napi::Value {
@@ -309,6 +320,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("status", Napi::Function::New(env, Status, "status"));
   exports.Set("open", Napi::Function::New(env, Open, "open"));
   exports.Set("buildEngine", Napi::Function::New(env, BuildEngineJs, "buildEngine"));
+  exports.Set("useTensorRtLibraryDir", Napi::Function::New(env, UseTensorRtLibraryDirJs, "useTensorRtLibraryDir"));
   exports.Set("sumSamples", Napi::Function::New(env, SumSamplesJs, "sumSamples"));
   exports.Set("normalizeSamples", Napi::Function::New(env, NormalizeSamplesJs, "normalizeSamples"));
   exports.Set("whisperLogMel", Napi::Function::New(env, WhisperLogMelJs, "whisperLogMel"));

@@ -1,7 +1,7 @@
 #include "cuda/cuda_test_executor.h"
 
 #include "cuda/cuda_slot.h"
-#include "cuda/mean_v2_kernel.h"
+#include "cuda/fixture_kernels.h"
 
 namespace smartturn {
 namespace {
@@ -9,9 +9,12 @@ namespace {
 class CudaTestSlot final : public CudaSlot {
  public:
   CudaTestSlot(const SlotIo& io, int device, GraphReport& graphs, const TestExecutorOptions& options)
-      : CudaSlot(io, device, graphs), options_(options) {
+      : CudaSlot(io, device, graphs), options_(options), scratch_(FixtureScratchBytes(io.bucket)) {
     Prepare();
   }
+  // The base class synchronizes only after this class's members are gone: the kernels must be done
+  // with scratch_ before it is freed.
+  ~CudaTestSlot() override { cudaStreamSynchronize(stream()); }
 
   void Launch(int rows) override {
     MaybeInjectFault(options_, TestFault::Stage::kLaunch, rows);
@@ -32,12 +35,13 @@ class CudaTestSlot final : public CudaSlot {
       // Synchronizing a capturing stream is illegal: CUDA fails the call and the capture.
       if (capturing == cudaStreamCaptureStatusActive) ST_CUDA_CHECK(cudaStreamSynchronize(stream));
     }
-    LaunchMeanV2(static_cast<const float*>(device_inputs()[0].data()), static_cast<const int64_t*>(device_inputs()[1].data()),
-                 static_cast<float*>(device_outputs()[0].data()), bucket(), kMeanV2Window, stream);
+    LaunchV2Readout(static_cast<const float*>(device_inputs()[0].data()), static_cast<const int64_t*>(device_inputs()[1].data()),
+                    static_cast<float*>(device_outputs()[0].data()), bucket(), scratch_.data(), stream);
   }
 
  private:
   const TestExecutorOptions& options_;
+  DeviceBuffer scratch_;  // the kernels' partial sums
   int rows_ = 0;
 };
 
@@ -56,7 +60,7 @@ class CudaTestExecutor final : public ExecutorFactory {
     return std::make_unique<CudaTestSlot>(io, gpu_.device, graphs_, options_);
   }
   std::string Describe() const override {
-    return "TEST executor with a CUDA kernel computing the mean-v2 fixture model; " + graphs_.Describe(slots_);
+    return "TEST executor with a CUDA kernel computing the readout-v2 fixture model; " + graphs_.Describe(slots_);
   }
 
  private:

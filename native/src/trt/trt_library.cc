@@ -4,6 +4,7 @@
 
 #include <mutex>
 #include <optional>
+#include <string>
 
 #include "core/error.h"
 
@@ -22,13 +23,22 @@ Fn Symbol(void* lib, const char* name, const char* file) {
   return reinterpret_cast<Fn>(p);
 }
 
-TrtLibrary Load() {
+/** The name dlopen searches for, or the file in `dir` (TENSORRT_LIB_DIR). */
+std::string LibraryPath(const std::string& dir, const char* name) { return dir.empty() ? name : dir + "/" + name; }
+
+/** How a failed load ends its message: the install hint, or the folder it was pointed at. */
+std::string Hint(const std::string& dir) {
+  return dir.empty() ? kInstallHint : "TENSORRT_LIB_DIR=" + dir + " was given; it must hold libnvinfer.so.10 and libnvonnxparser.so.10";
+}
+
+TrtLibrary Load(const std::string& dir) {
   TrtLibrary lib;
   // Never dlclose'd: TensorRT keeps CUDA state that must outlive every engine.
-  void* nvinfer = dlopen("libnvinfer.so.10", RTLD_NOW | RTLD_LOCAL);
+  const std::string nvinfer_path = LibraryPath(dir, "libnvinfer.so.10");
+  void* nvinfer = dlopen(nvinfer_path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (nvinfer == nullptr) {
     const char* why = dlerror();
-    throw Error(ErrorCode::kUnavailable, std::string("TensorRT runtime not found (") + (why ? why : "libnvinfer.so.10") + "): " + kInstallHint);
+    throw Error(ErrorCode::kUnavailable, std::string("TensorRT runtime not found (") + (why ? why : nvinfer_path) + "): " + Hint(dir));
   }
   lib.create_infer_runtime = Symbol<decltype(lib.create_infer_runtime)>(nvinfer, "createInferRuntime_INTERNAL", "libnvinfer.so.10");
   lib.create_infer_builder = Symbol<decltype(lib.create_infer_builder)>(nvinfer, "createInferBuilder_INTERNAL", "libnvinfer.so.10");
@@ -37,11 +47,11 @@ TrtLibrary Load() {
   if (lib.version / 10000 != 10) {
     throw Error(ErrorCode::kUnavailable, "libnvinfer.so.10 reports TensorRT " + TrtVersionString(lib.version) + ", expected 10.x");
   }
-  void* parser = dlopen("libnvonnxparser.so.10", RTLD_NOW | RTLD_LOCAL);
+  const std::string parser_path = LibraryPath(dir, "libnvonnxparser.so.10");
+  void* parser = dlopen(parser_path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (parser == nullptr) {
     const char* why = dlerror();
-    lib.parser_error = std::string("TensorRT ONNX parser not found (") + (why ? why : "libnvonnxparser.so.10") +
-                       "): building engines needs it; " + kInstallHint;
+    lib.parser_error = std::string("TensorRT ONNX parser not found (") + (why ? why : parser_path) + "): building engines needs it; " + Hint(dir);
   } else {
     try {
       lib.create_onnx_parser = Symbol<decltype(lib.create_onnx_parser)>(parser, "createNvOnnxParser_INTERNAL", "libnvonnxparser.so.10");
@@ -58,19 +68,46 @@ std::string TrtVersionString(int32_t version) {
   return std::to_string(version / 10000) + "." + std::to_string(version / 100 % 100) + "." + std::to_string(version % 100);
 }
 
+namespace {
+
+struct Loading {
+  std::mutex mu;
+  std::string dir;
+  bool tried = false;
+  std::optional<TrtLibrary> loaded;
+  std::optional<Error> failure;
+};
+
+Loading& State() {
+  static Loading state;
+  return state;
+}
+
+}  // namespace
+
 const TrtLibrary& TrtLibrary::Get() {
-  static std::once_flag once;
-  static std::optional<TrtLibrary> loaded;
-  static std::optional<Error> failure;
-  std::call_once(once, [] {
+  Loading& s = State();
+  std::lock_guard<std::mutex> lock(s.mu);
+  if (!s.tried) {
+    s.tried = true;
     try {
-      loaded = Load();
+      s.loaded = Load(s.dir);
     } catch (const Error& e) {
-      failure = e;
+      s.failure = e;
     }
-  });
-  if (failure) throw *failure;
-  return *loaded;
+  }
+  if (s.failure) throw *s.failure;
+  return *s.loaded;
+}
+
+void TrtLibrary::UseDirectory(const std::string& dir) {
+  Loading& s = State();
+  std::lock_guard<std::mutex> lock(s.mu);
+  if (s.tried && s.dir != dir) {
+    throw Error(ErrorCode::kState, "TensorRT was already looked up " + (s.dir.empty() ? std::string("on the library search path") : "in " + s.dir) +
+                                       " in this process; TENSORRT_LIB_DIR must be set before the first use of TensorRT");
+  }
+  s.dir = dir;
 }
 
 }  // namespace smartturn
