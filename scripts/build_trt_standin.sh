@@ -27,7 +27,7 @@ version=$(sed -nE 's/^#define (NV_TENSORRT|TRT)_(MAJOR|MINOR|PATCH)(_ENTERPRISE)
 
 mkdir -p "$out"
 generator=()
-command -v ninja >/dev/null && generator=(-G Ninja)
+command -v ninja >/dev/null && generator=(-G "Ninja")
 archs=()
 [[ -n "${CUDA_ARCHITECTURES:-}" ]] && archs=(-DST_CUDA_ARCHITECTURES="$CUDA_ARCHITECTURES")
 cmake -S "$root/test/trt-standin" -B "$out" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_COMPILER="$nvcc" \

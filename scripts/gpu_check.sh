@@ -111,7 +111,7 @@ fi
 
 step "build the addon (cmake + nvcc, sm_$CUDA_ARCHITECTURES, -Werror${headers:+, TensorRT path})"
 generator=()
-command -v ninja >/dev/null && generator=(-G Ninja)
+command -v ninja >/dev/null && generator=(-G "Ninja")
 rm -rf build
 if cmake -S . -B build "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DST_WERROR=ON -DST_CUDA_ARCHITECTURES="$CUDA_ARCHITECTURES" \
     -DTENSORRT_ROOT="$headers" -DCMAKE_JS_INC="$root/node_modules/node-api-headers/include;$root/node_modules/node-addon-api" \
