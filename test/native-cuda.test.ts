@@ -2,10 +2,9 @@
 // place of TensorRT): pinned lent buffers, per-slot streams, graph capture and replay, fall-back
 // when capture fails, and completion off the event loop. Skips, saying why, without a GPU.
 import { expect } from 'chai';
-import { TensorRtBackend } from '../ts/backends/tensorrt.js';
 import { Batcher } from '../ts/batcher.js';
 import type { NativeEngine, NativeOpenOptions } from '../ts/lib/native.js';
-import { addon, meanV2, rejection, skipWithoutGpu, views, WINDOW, writeRow } from './helpers/native.js';
+import { addon, meanV2, openTestBackend, rejection, skipWithoutGpu, views, WINDOW, writeRow } from './helpers/native.js';
 
 const open = (extra: Partial<NativeOpenOptions> = {}) => addon.open({ executor: 'test-cuda', buckets: [16, 32, 64], ...extra });
 
@@ -99,7 +98,7 @@ describe('native addon on the CUDA TEST executor', function () {
   });
 
   it('serves through the Batcher as TensorRtBackend, 500 concurrent requests', async () => {
-    const backend = await TensorRtBackend.openTest({ executor: 'test-cuda', buckets: [16, 32, 64] });
+    const backend = await openTestBackend({ executor: 'test-cuda', buckets: [16, 32, 64] });
     try {
       const batcher = new Batcher(backend, { windowMs: 2, maxQueue: 1000, timeoutMs: 30_000 });
       const lengths = Array.from({ length: 500 }, (_, i) => 1 + ((i * 7919) % WINDOW));
