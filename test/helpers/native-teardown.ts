@@ -2,7 +2,7 @@
 // starts batches, and terminates the worker while they are in flight, at points spread over their
 // run (before, around and after they finish). Prints "ok" if the process survived every one; a
 // broken teardown aborts it instead ("terminate called after throwing ...").
-//   node --import tsx test/helpers/native-teardown.ts [rounds]
+//   node --import tsx test/helpers/native-teardown.ts [rounds] [executor: test-host (default) or test-cuda]
 import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 
@@ -13,7 +13,7 @@ const WORKER = `
 const { parentPort, workerData } = require('node:worker_threads');
 const addon = require(${JSON.stringify(`${ROOT}node_modules/node-gyp-build`)})(${JSON.stringify(ROOT)});
 (async () => {
-  const engine = await addon.open({ executor: 'test-host', buckets: [1, 2], test: { delayMs: workerData.delayMs } });
+  const engine = await addon.open({ executor: workerData.executor, buckets: [1, 2], test: { delayMs: workerData.delayMs } });
   const batches = [];
   for (const bucket of [1, 2]) for (let k = 0; k < 2; k++) batches.push(engine.infer(engine.lease(bucket), 1));
   parentPort.postMessage('launched');
@@ -24,9 +24,10 @@ const addon = require(${JSON.stringify(`${ROOT}node_modules/node-gyp-build`)})($
 `;
 
 const rounds = Number(process.argv[2] ?? 24);
+const executor = process.argv[3] ?? 'test-host';
 for (let i = 0; i < rounds; i++) {
   const delayMs = [0, 5, 20, 40][i % 4]!;
-  const worker = new Worker(WORKER, { eval: true, workerData: { delayMs, blockMs: i % 3 === 0 ? delayMs + 10 : 0 } });
+  const worker = new Worker(WORKER, { eval: true, workerData: { executor, delayMs, blockMs: i % 3 === 0 ? delayMs + 10 : 0 } });
   await new Promise((resolve, reject) => {
     worker.once('message', resolve);
     worker.once('error', reject);
