@@ -5,7 +5,7 @@
 // I/O sizes. TENSORRT_LIB_DIR is honoured (ts/config.ts). Needs a GPU and nvidia-smi.
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { readManifest } from '../ts/backends/tensorrt.js';
+import { readManifest } from '../ts/startup/engines.js';
 import { loadConfig } from '../ts/config.js';
 import { tryLoadNative, type NativeTensorSpec } from '../ts/lib/native.js';
 
@@ -25,7 +25,7 @@ const native = tryLoadNative(config.tensorrtLibDir);
 if (!native.addon) throw new Error(native.reason);
 const addon = native.addon;
 const manifest = await readManifest(dir);
-const device = 0;
+const device = config.cudaDevice;
 const open = (bucket: number, slots: number) =>
   addon.open({ executor: 'tensorrt', buckets: [bucket], plans: [path.join(dir, manifest.plans[String(bucket)]!)], slotsPerBucket: slots, cudaGraphs: config.cudaGraphs, device });
 

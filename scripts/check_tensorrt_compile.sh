@@ -21,7 +21,7 @@ cd "$root"
 TENSORRT_ROOT="$headers" node node_modules/cmake-js/bin/cmake-js rebuild --out "$out" --parallel "$(nproc)" \
   --CDST_WERROR=ON --CDTENSORRT_ROOT="$headers" 2>&1 | tee "$out.log" | grep -E "smart-turn native|error|warning|FAILED" || true
 [[ ${PIPESTATUS[0]} -eq 0 ]] || { echo "FAIL: build failed, see $out.log" >&2; exit 1; }
-grep -q "TensorRT $version headers" "$out.log" || { echo "FAIL: the TensorRT path was not built (see $out.log)" >&2; exit 1; }
+grep -q "TensorRT path ON: TensorRT $version headers" "$out.log" || { echo "FAIL: the TensorRT path was not built (see $out.log)" >&2; exit 1; }
 
 addon="$out/Release/smart_turn_native.node"
 # Only N-API and libc/libstdc++ may be undefined; any TensorRT symbol means something called an

@@ -27,6 +27,7 @@ describe('config', () => {
     it('DTYPE unknown', () => refuses({ DTYPE: 'int8' }, 'DTYPE', /bfloat16, float16, float32/));
     it('BACKEND unknown', () => refuses({ BACKEND: 'cuda' }, 'BACKEND', /auto, onnx, tensorrt/));
     it('CUDA_GRAPHS not a flag', () => refuses({ CUDA_GRAPHS: 'maybe' }, 'CUDA_GRAPHS', /0 or 1/));
+    it('CUDA_DEVICE negative', () => refuses({ CUDA_DEVICE: '-1' }, 'CUDA_DEVICE', /whole number/));
     it('MAX_BODY_BYTES not whole', () => refuses({ MAX_BODY_BYTES: '1e6' }, 'MAX_BODY_BYTES', /whole number/));
     it('ORT_ALLOW_SPINNING not a flag', () => refuses({ ORT_ALLOW_SPINNING: 'sometimes' }, 'ORT_ALLOW_SPINNING', /0 or 1/));
     it('ORT_INTRA_OP_THREADS negative', () => refuses({ ORT_INTRA_OP_THREADS: '-1' }, 'ORT_INTRA_OP_THREADS', /whole number/));
@@ -63,6 +64,7 @@ describe('config', () => {
     expect(config.authKey).to.equal(undefined);
     expect(config.dtype).to.equal('float32');
     expect(config.cudaGraphs).to.equal(false);
+    expect([loadConfig({}).cudaDevice, loadConfig({ CUDA_DEVICE: '2' }).cudaDevice]).to.deep.equal([0, 2]);
   });
 
   it('makes TENSORRT_LIB_DIR absolute, so the addon dlopens a path, never a search', () => {

@@ -25,6 +25,28 @@ function dockerEnv(text: string): Array<[string, string]> {
   return instructions.flatMap((line) => [...line.slice(4).matchAll(/([A-Z_][A-Z0-9_]*)=("[^"]*"|\S+)/g)].map((m): [string, string] => [m[1]!, m[2]!.replace(/^"|"$/g, '')]));
 }
 
+/**
+ * Whether Docker leaves `file` out of the build context under these .dockerignore lines: the last
+ * matching pattern decides, `!` re-includes, `*` stays within a path segment, `**` spans segments,
+ * and a pattern that matches a folder leaves out everything under it.
+ */
+function dockerIgnored(text: string): (file: string) => boolean {
+  const patterns = text
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line && !line.startsWith('#'))
+    .map((line) => {
+      const negate = line.startsWith('!');
+      const glob = (negate ? line.slice(1) : line).replace(/^\/+|\/+$/g, '');
+      const source = glob
+        .split(/(\*\*\/|\*\*|\*|\?)/)
+        .map((part) => ({ '**/': '(.*/)?', '**': '.*', '*': '[^/]*', '?': '[^/]' })[part] ?? part.replace(/[.+^${}()|[\]\\]/g, '\\$&'))
+        .join('');
+      return { negate, re: new RegExp(`^${source}(/.*)?$`) };
+    });
+  return (file) => patterns.reduce((ignored, p) => (p.re.test(file) ? !p.negate : ignored), false);
+}
+
 describe('deploy', () => {
   const [deployment] = load('deployment-gpu.yaml');
   const pod = deployment!['spec']['template']['spec'];
@@ -53,8 +75,10 @@ describe('deploy', () => {
   it('asks for one GPU and builds engines for it with the buckets it serves', () => {
     expect(server['resources']['limits']['nvidia.com/gpu']).to.equal(1);
     const init = pod['initContainers'][0] as Doc;
-    expect(init['command'].join(' ')).to.include('build:engines');
-    expect(init['command'].join(' ')).to.include('--engines-dir /engines');
+    // `command` would replace the image's entrypoint (NVIDIA's CUDA set-up); `args` replaces only its CMD.
+    expect(init['command']).to.equal(undefined);
+    expect(init['args'].join(' ')).to.include('build:engines');
+    expect(init['args'].join(' ')).to.include('--engines-dir /engines');
     expect(env(init)['BATCH_BUCKETS']).to.equal(env(server)['BATCH_BUCKETS']);
     expect(env(init)['DTYPE']).to.equal(env(server)['DTYPE']);
   });
@@ -107,6 +131,22 @@ describe('deploy', () => {
       expect(uses.map((u) => u.name)).to.include('PORT');
       for (const use of uses) expect(loadConfig({ [use.name]: use.value }), `scripts/${use.file}: \${${use.name}:-${use.value}}`).to.deep.equal(DEFAULTS);
     });
+  });
+
+  it('the GPU image builds its own addon and fails unless it has the TensorRT path; .dockerignore keeps the host\'s out', () => {
+    const text = readFileSync('deploy/Dockerfile.gpu', 'utf8');
+    const lines = text.split('\n');
+    const install = lines.findIndex((l) => /^RUN .*\bnpm ci\b/.test(l));
+    expect(lines[install], 'the install that builds the addon').to.match(/^RUN SMART_TURN_REQUIRE_TENSORRT=1 npm ci /);
+    expect(lines.findIndex((l) => l === 'COPY . .'), 'the whole context comes after the install').to.be.greaterThan(install);
+    const ignored = dockerIgnored(readFileSync('.dockerignore', 'utf8'));
+    for (const file of ['build/Release/smart_turn_native.node', 'node_modules/koa/package.json', '.cache/trt-standin/lib/libnvinfer.so.10',
+      'engines/smart-turn-v2/bfloat16/b16.plan', '.git/HEAD', 'native/build/x.log']) {
+      expect(ignored(file), file).to.equal(true);
+    }
+    for (const file of ['package.json', 'native/build.mjs', 'native/src/core/runner.cc', 'ts/main.ts', 'tools/build-engines.ts', 'engines/README.md']) {
+      expect(ignored(file), file).to.equal(false);
+    }
   });
 
   it('the images expose the port and start the server', () => {

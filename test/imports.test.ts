@@ -82,6 +82,18 @@ describe('the import graph', () => {
     expect(cycles(tsGraph()).map((c) => c.join(' → '))).to.deep.equal([]);
   });
 
+  it('native/src/core includes nothing outside core/: it knows neither CUDA, TensorRT nor N-API (runner.h)', () => {
+    const graph = nativeGraph();
+    const outside = [...graph]
+      .filter(([file]) => file.startsWith(path.join('native/src/core') + path.sep))
+      .flatMap(([file, targets]) => targets.filter((t) => !t.startsWith(path.join('native/src/core') + path.sep)).map((t) => `${file} → ${t}`));
+    expect(outside).to.deep.equal([]);
+    const system = [...graph.keys()]
+      .filter((file) => file.startsWith(path.join('native/src/core') + path.sep))
+      .filter((file) => /^\s*#\s*include\s+<(cuda|Nv|napi)/m.test(readFileSync(path.join(ROOT, file), 'utf8')));
+    expect(system).to.deep.equal([]);
+  });
+
   it('native/src has no include cycle', () => {
     const graph = nativeGraph();
     expect(graph.size).to.be.greaterThan(20);

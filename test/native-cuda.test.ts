@@ -2,10 +2,10 @@
 // place of TensorRT): pinned lent buffers, per-slot streams, graph capture and replay, fall-back
 // when capture fails, and completion off the event loop. Skips, saying why, without a GPU.
 import { expect } from 'chai';
-import { TensorRtBackend } from '../ts/backends/tensorrt.js';
+import { spawnSync } from 'node:child_process';
 import { Batcher } from '../ts/batcher.js';
 import type { NativeEngine, NativeOpenOptions } from '../ts/lib/native.js';
-import { addon, meanV2, rejection, skipWithoutGpu, views, WINDOW, writeRow } from './helpers/native.js';
+import { addon, meanV2, openTestBackend, rejection, skipWithoutGpu, views, WINDOW, writeRow } from './helpers/native.js';
 
 const open = (extra: Partial<NativeOpenOptions> = {}) => addon.open({ executor: 'test-cuda', buckets: [16, 32, 64], ...extra });
 
@@ -98,8 +98,35 @@ describe('native addon on the CUDA TEST executor', function () {
     expect(values.length).to.equal(0);
   });
 
+  it('status() describes the device asked for, and says when it does not exist', () => {
+    expect(addon.status(0).gpu?.index).to.equal(0);
+    const missing = addon.status(1023);
+    expect(missing.cuda).to.equal(false);
+    expect(missing.reason).to.match(/^CUDA device 1023 does not exist: \d+ visible/);
+  });
+
+  it('plans its device memory from cudaMemGetInfo before allocating, and reports it', async () => {
+    const engine = await open();
+    try {
+      const memory = engine.info().memory;
+      expect(memory.device).to.equal(0);
+      expect(memory.freeBytes).to.be.above(0).and.at.most(memory.totalBytes!);
+      // The CUDA TEST executor's scratch is per slot: no lane buffers, every slot's I/O and scratch.
+      expect(memory.laneBytes).to.equal(0);
+      expect(memory.slotBytes).to.be.above(2 * (16 + 32 + 64) * WINDOW * 12);
+      expect(memory.description).to.match(/^GPU 0 memory for buckets 16, 32, 64 x 2 slots: /);
+    } finally {
+      await engine.close();
+    }
+  });
+
+  it('a worker thread terminated with batches on the GPU neither crashes the process nor leaves it hanging', () => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'test/helpers/native-teardown.ts', '12', 'test-cuda'], { encoding: 'utf8', timeout: 50_000 });
+    expect({ status: r.status, signal: r.signal, stdout: r.stdout.trim() }, r.stderr).to.deep.equal({ status: 0, signal: null, stdout: 'ok' });
+  });
+
   it('serves through the Batcher as TensorRtBackend, 500 concurrent requests', async () => {
-    const backend = await TensorRtBackend.openTest({ executor: 'test-cuda', buckets: [16, 32, 64] });
+    const backend = await openTestBackend({ executor: 'test-cuda', buckets: [16, 32, 64] });
     try {
       const batcher = new Batcher(backend, { windowMs: 2, maxQueue: 1000, timeoutMs: 30_000 });
       const lengths = Array.from({ length: 500 }, (_, i) => 1 + ((i * 7919) % WINDOW));

@@ -2,6 +2,7 @@
 // runs everywhere: argument checks, error mapping, buffer lending, slot rotation, Promise
 // settlement and close. The CUDA path is in native-cuda.test.ts.
 import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
 import type { NativeEngine } from '../ts/lib/native.js';
 import { addon, meanV2, rejection, sleep, views, WINDOW, writeRow } from './helpers/native.js';
 
@@ -23,6 +24,12 @@ describe('native addon', () => {
       expect(bad({ executor: 'tensorrt', buckets: [1, 2], plans: ['a'] })).to.throw(RangeError, /one plan file per bucket/);
       expect(bad({ executor: 'tensorrt', buckets: [1], plans: ['a'], test: {} })).to.throw(RangeError, /test options/);
       expect(bad({ executor: 'test-host', buckets: [1], test: { fault: { rows: 1, at: 'later' } } })).to.throw(RangeError, /at must be one of/);
+      expect(bad({ executor: 'test-cuda', buckets: [1], test: { device: {} } })).to.throw(RangeError, /test\.device applies to the test-host executor only/);
+      expect(bad({ executor: 'test-host', buckets: [1], test: { device: { freeMiB: 1, totalMiB: 1, scratchBytesPerRow: 0 } } })).to.throw(
+        RangeError,
+        /scratchBytesPerRow must be between 1/,
+      );
+      expect(() => addon.status(-1)).to.throw(RangeError, /device must be between 0 and 1024/);
       const error = (() => {
         try {
           bad({ executor: 'gpu', buckets: [1] })();
@@ -110,6 +117,19 @@ describe('native addon', () => {
       const error = await rejection(addon.buildEngine({ onnx: 'x.onnx', plan: '/tmp/x.plan', bucket: 1, dtype: 'float32' }));
       expect(error.code).to.equal('ERR_NATIVE_UNAVAILABLE');
       expect(error.message).to.match(/^cannot build engines: /);
+    });
+
+    it('open() refuses buckets whose activations and buffers do not fit the device, naming them and what to lower', async () => {
+      const device = { freeMiB: 600, totalMiB: 1000, scratchBytesPerRow: 64 * 2 ** 20 };
+      const error = await rejection(open({ test: { device } }));
+      expect(error.code).to.equal('ERR_NATIVE_MEMORY');
+      expect(error.message).to.match(/^not enough free memory on GPU 0 for buckets 1, 2, 4 with 2 slots each: they need /);
+      expect(error.message).to.contain("activations 2 lanes x 256.0 MiB (bucket 4's, shared by the lane's slots of every bucket)");
+      expect(error.message).to.contain('but 600.0 MiB of 1000.0 MiB is free');
+      expect(error.message).to.match(/Lower the largest bucket \(BATCH_BUCKETS.*slots per bucket.*DTYPE/);
+      // Lanes share activations: 2 x 256 MiB fits where every slot of every bucket (2 x 448 MiB) would not.
+      const engine = await open({ test: { device: { ...device, freeMiB: 900 } } });
+      await engine.close();
     });
 
     it('lease() says when every slot of a bucket is in use', async () => {
@@ -259,6 +279,74 @@ describe('native addon', () => {
       expect((await rejection(slow.infer(leasedOnly, 1))).code).to.equal('ERR_NATIVE_CLOSED');
       slow.release(leasedOnly); // a no-op once closed
       await slow.close(); // idempotent
+    });
+
+    it('plans device memory per lane, not per slot, and reports the plan', async () => {
+      const scratch = 2 ** 20;
+      const onDevice = await open({ test: { device: { freeMiB: 10_000, totalMiB: 16_000, scratchBytesPerRow: scratch } } });
+      try {
+        const io = (4 * WINDOW + 8 * WINDOW + 4) * (1 + 2 + 4) * 2;
+        expect(onDevice.info().memory).to.deep.equal({
+          device: 0,
+          lanes: 2,
+          laneBytes: 4 * scratch,
+          activationBytes: { '1': scratch, '2': 2 * scratch, '4': 4 * scratch },
+          slotBytes: io,
+          neededBytes: 2 * 4 * scratch + io,
+          freeBytes: 10_000 * 2 ** 20,
+          totalBytes: 16_000 * 2 ** 20,
+          description: onDevice.info().memory.description,
+        });
+        expect(onDevice.info().memory.description).to.match(/^GPU 0 memory for buckets 1, 2, 4 x 2 slots: .* was free$/);
+      } finally {
+        await onDevice.close();
+      }
+      expect(engine.info().memory).to.deep.include({ device: null, laneBytes: 0, slotBytes: 0, freeBytes: null });
+    });
+
+    it('runs one batch at a time per lane, so slots of different buckets can share its activations', async () => {
+      const shared = await open({ test: { delayMs: 30, device: { freeMiB: 10_000, totalMiB: 16_000, scratchBytesPerRow: 1024 } } });
+      try {
+        // Every slot at once: lane k's batches of buckets 1, 2 and 4 run one after another, never together
+        // (the pretend device fails a batch given to a lane that is still running another).
+        const jobs: Array<Promise<void>> = [];
+        for (const bucket of [1, 2, 4]) {
+          for (let k = 0; k < 2; k++) {
+            const slot = shared.lease(bucket);
+            const { values, mask } = views(shared, slot);
+            writeRow(values, mask, 0, 1000 * (slot + 1), 0.1 * slot);
+            const expected = meanV2(values, mask, 0);
+            jobs.push(shared.infer(slot, 1).then((out) => void expect(out[0]).to.be.closeTo(expected, 1e-5)));
+          }
+        }
+        await Promise.all(jobs);
+        expect(shared.stats()).to.deep.equal({ leased: 0, running: 0, closed: false });
+      } finally {
+        await shared.close();
+      }
+    });
+
+    it('answers a batch on an idle lane without waiting for a slower batch on another lane', async () => {
+      const delayMs = 800;
+      const slow = await open({ test: { delayMs } });
+      try {
+        const done: Record<string, number> = {};
+        const large = slow.infer(slow.lease(4), 4).then(() => (done['large'] = performance.now()));
+        // The least busy lane: the other one, not bucket 1's first slot, which shares the large batch's lane.
+        const small = slow.infer(slow.lease(1), 1).then(() => (done['small'] = performance.now()));
+        await Promise.all([large, small]);
+        // One completion thread for every batch would answer the small one a whole delay after the large one.
+        expect(done['small']! - done['large']!).to.be.below(delayMs);
+      } finally {
+        await slow.close();
+      }
+    });
+
+    it('a worker thread terminated with batches in flight neither crashes the process nor leaves it hanging', function () {
+      this.timeout(60_000);
+      const r = spawnSync(process.execPath, ['--import', 'tsx', 'test/helpers/native-teardown.ts', '24'], { encoding: 'utf8', timeout: 50_000 });
+      expect(r.stderr).to.equal('');
+      expect({ status: r.status, signal: r.signal, stdout: r.stdout.trim() }).to.deep.equal({ status: 0, signal: null, stdout: 'ok' });
     });
 
     it('close() while idle resolves at once', async () => {

@@ -11,7 +11,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { EngineManifest } from '../ts/backends/tensorrt.js';
+import type { EngineManifest } from '../ts/startup/engines.js';
 import { encodeNpy } from '../tools/lib/npy.js';
 import { tryLoadNative } from '../ts/lib/native.js';
 import { queueDepth, startServerProcess, stopServerProcess, type ServerProcess } from './helpers/server-process.js';

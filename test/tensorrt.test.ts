@@ -1,115 +1,32 @@
-// The TensorRT backend (ts/backends/tensorrt.ts): engine manifests and their checks, the
-// availability probe BACKEND=auto uses, and the backend itself on the addon's host TEST executor,
-// serving through the real Batcher next to the ONNX Runtime backend on the same fixture model.
+// The TensorRT backend (ts/backends/tensorrt.ts) on the addon's host TEST executor, serving through
+// the real Batcher next to the ONNX Runtime backend on the same fixture model. Which plans it opens,
+// and whether they may serve, is test/engines.test.ts.
 import { expect } from 'chai';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { OnnxBackend } from '../ts/backends/onnx.js';
-import {
-  engineDir,
-  manifestMismatch,
-  modelKey,
-  readManifest,
-  sha256File,
-  tensorRtAvailability,
-  TensorRtBackend,
-  type EngineManifest,
-} from '../ts/backends/tensorrt.js';
+import { TensorRtBackend } from '../ts/backends/tensorrt.js';
 import { Batcher } from '../ts/batcher.js';
-import type { NativeStatus } from '../ts/lib/native.js';
-import { addon, rejection, WINDOW } from './helpers/native.js';
+import { addon, openTestBackend, rejection, WINDOW } from './helpers/native.js';
 import { FIXTURE_V2 } from './helpers/service.js';
-
-const STATUS: NativeStatus = {
-  cuda: true,
-  tensorrt: true,
-  gpu: { index: 0, name: 'NVIDIA H100 80GB HBM3', computeCapability: '9.0', memoryBytes: 80e9 },
-  versions: { napi: 8, cudaToolkit: '13.0', cudaRuntime: '13.0', cudaDriver: '13.0', tensorrtHeaders: '10.16.1', tensorrtLibrary: '10.13.3' },
-  build: { cuda: true, tensorrt: true },
-  executors: ['test-host', 'test-cuda', 'tensorrt'],
-  reason: '',
-};
-
-const MANIFEST: EngineManifest = {
-  format: 1,
-  model: 'smart-turn-v2',
-  dtype: 'bfloat16',
-  onnx: { file: 'smart-turn-v2.onnx', sha256: 'ab'.repeat(32) },
-  tensorrt: '10.13.3',
-  cuda: { toolkit: '13.0', runtime: '13.0', driver: '13.0' },
-  gpu: { name: 'NVIDIA H100 80GB HBM3', computeCapability: '9.0' },
-  buckets: [16, 32, 64],
-  plans: { '16': 'b16.plan', '32': 'b32.plan', '64': 'b64.plan' },
-  inputs: [],
-  outputs: [],
-  validation: { tolerance: 0.05, maxAbsDiff: 0.001, rows: 4 },
-  builtAt: '2026-01-01T00:00:00Z',
-};
 
 /** A clip of n samples of a slow sine with a DC offset: after normalization its mean is 0. */
 const samples = (n: number, seed: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i / (50 + seed)) + 0.1 * seed);
 
 describe('tensorrt backend', () => {
-  describe('engine manifests', () => {
-    it('names one folder per model and dtype', () => {
-      expect(modelKey('pipecat-ai/smart-turn-v2')).to.equal('pipecat-ai--smart-turn-v2');
-      expect(modelKey('smart-turn v2.onnx')).to.equal('smart-turn_v2');
-      expect(engineDir('engines', 'pipecat-ai/smart-turn-v2', 'float16')).to.equal(path.join('engines', 'pipecat-ai--smart-turn-v2', 'float16'));
-    });
-
-    it('accepts plans built here, for this model', () => {
-      expect(manifestMismatch(MANIFEST, STATUS, 'ab'.repeat(32))).to.equal(undefined);
-      expect(manifestMismatch(MANIFEST, STATUS)).to.equal(undefined);
-    });
-
-    it('refuses another TensorRT version, another GPU or another model, and says to rebuild', () => {
-      const trt = manifestMismatch(MANIFEST, { ...STATUS, versions: { ...STATUS.versions, tensorrtLibrary: '10.14.1' } });
-      expect(trt).to.match(/built with TensorRT 10\.13\.3 but this machine has 10\.14\.1; rebuild them here with npm run build:engines/);
-      const gpu = manifestMismatch(MANIFEST, { ...STATUS, gpu: { ...STATUS.gpu!, name: 'NVIDIA L40S', computeCapability: '8.9' } });
-      expect(gpu).to.match(/built for NVIDIA H100 80GB HBM3 \(compute 9\.0\) but this GPU is NVIDIA L40S \(compute 8\.9\); rebuild/);
-      expect(manifestMismatch(MANIFEST, STATUS, 'cd'.repeat(32))).to.match(/built from another model .*rebuild/);
-      expect(manifestMismatch(MANIFEST, { ...STATUS, gpu: null, reason: 'no GPU here' })).to.match(/no GPU here/);
-    });
-
-    it('reads a manifest, and says how to get one when it is missing', async () => {
-      const dir = await mkdtemp(path.join(os.tmpdir(), 'st-manifest-'));
-      try {
-        expect((await rejection(readManifest(dir))).message).to.match(/manifest\.json missing\): build them with npm run build:engines/);
-        await writeFile(path.join(dir, 'manifest.json'), JSON.stringify({ ...MANIFEST, format: 99 }));
-        expect((await rejection(readManifest(dir))).message).to.match(/format 99.*rebuild/);
-        await writeFile(path.join(dir, 'manifest.json'), JSON.stringify(MANIFEST));
-        expect(await readManifest(dir)).to.deep.equal(MANIFEST);
-      } finally {
-        await rm(dir, { recursive: true });
-      }
-    });
-
-    it('hashes the ONNX file', async () => {
-      expect(await sha256File(FIXTURE_V2)).to.match(/^[0-9a-f]{64}$/);
-    });
-  });
-
-  describe('availability', () => {
-    it('tells BACKEND=auto why TensorRT cannot be used here', async function () {
-      const status = addon.status();
-      if (status.tensorrt) this.skip();
-      const probe = await tensorRtAvailability({ enginesDir: 'engines', model: 'smart-turn-v2', dtype: 'bfloat16' });
-      expect(probe.available).to.equal(false);
-      expect(probe.reason).to.equal(status.reason);
-    });
-
-    it('open() refuses with the same reason', async function () {
-      const status = addon.status();
-      if (status.tensorrt) this.skip();
-      const error = await rejection(TensorRtBackend.open({ enginesDir: 'engines', model: 'smart-turn-v2', dtype: 'bfloat16' }));
-      expect(error.message).to.equal(`TensorRT backend unavailable: ${status.reason}`);
-    });
+  it('opens what it is given, and says which plans did not fit the device', async () => {
+    const error = await rejection(
+      TensorRtBackend.open({
+        addon,
+        options: { executor: 'test-host', buckets: [8, 16], test: { device: { freeMiB: 100, totalMiB: 100, scratchBytesPerRow: 2 ** 20 } } },
+        model: 'smart-turn-v2 (bfloat16, engines/smart-turn-v2/bfloat16)',
+        reason: 'test',
+      }),
+    );
+    expect(error.message).to.match(/^smart-turn-v2 \(bfloat16, engines\/smart-turn-v2\/bfloat16\): not enough free memory on GPU 0 for buckets 8, 16 with 2 slots each/);
   });
 
   describe('on the host TEST executor', () => {
     let backend: TensorRtBackend;
-    beforeEach(async () => (backend = await TensorRtBackend.openTest({ executor: 'test-host', buckets: [2, 4, 8] })));
+    beforeEach(async () => (backend = await openTestBackend({ executor: 'test-host', buckets: [2, 4, 8] })));
     afterEach(() => backend.close());
 
     it('implements Backend: buckets, family, one batch in flight per slot', () => {

@@ -6,7 +6,7 @@ import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import type { NativeStatus } from '../ts/lib/native.js';
-import { STANDIN_LIB_DIR, STANDIN_SELFTEST, standinMissing, TRT_FIXTURES } from './helpers/tensorrt.js';
+import { ADDON_HOSTTEST, STANDIN_LIB_DIR, STANDIN_SELFTEST, standinMissing, TRT_FIXTURES } from './helpers/tensorrt.js';
 
 interface Probe {
   status?: NativeStatus;
@@ -84,6 +84,27 @@ describe('TensorRT stand-in (test/trt-standin) on the host', function () {
     if (without.status!.versions.tensorrtLibrary === null && found.build.tensorrt) expect(without.status!.reason).to.contain('TensorRT runtime not found');
     expect(found.reason).not.to.contain('TensorRT runtime not found');
     expect(found.tensorrt).to.equal(found.cuda && found.build.tensorrt);
+  });
+
+  it('refuses a libnvinfer older than the headers the addon was compiled with, saying to rebuild the addon (executed against the TensorRT stand-in)', function () {
+    const headers = probe({}).status!.versions.tensorrtHeaders;
+    if (headers === null) this.skip(); // an addon without its TensorRT path compares nothing
+    const older = probe({ TENSORRT_LIB_DIR: STANDIN_LIB_DIR, TRT_STANDIN_LIBRARY_VERSION: '10.0.1' }).status!;
+    expect(older.tensorrt).to.equal(false);
+    expect(older.versions.tensorrtLibrary).to.equal(null);
+    expect(older.reason).to.contain(`${STANDIN_LIB_DIR}/libnvinfer.so.10 is TensorRT 10.0.1, older than the TensorRT ${headers} headers this addon was compiled with`);
+    expect(older.reason).to.contain('or rebuild the addon against this TensorRT\'s own headers (TENSORRT_ROOT=<its include folder> npm run build:native)');
+    const newer = probe({ TENSORRT_LIB_DIR: STANDIN_LIB_DIR, TRT_STANDIN_LIBRARY_VERSION: '10.99.0' }).status!;
+    expect(newer.versions.tensorrtLibrary).to.equal('10.99.0');
+    expect(newer.reason).not.to.contain('older than');
+  });
+
+  it('explains a failed TensorRT factory with what TensorRT only warned about (the addon\'s loader and logger, executed against the TensorRT stand-in)', () => {
+    const r = spawnSync(ADDON_HOSTTEST, [STANDIN_LIB_DIR], { encoding: 'utf8' });
+    expect(r.stdout.split('\n').filter((l) => l.startsWith('FAIL')), r.stdout + r.stderr).to.deep.equal([]);
+    expect(r.status).to.equal(0);
+    expect(r.stdout).to.match(/^PASS: 0 failed$/m);
+    if (!/^SKIP/m.test(r.stdout)) expect(r.stdout).to.match(/createInferBuilder failed \(TensorRT warned: CUDA initialization failure/);
   });
 
   it('npm run build:engines stops, saying why, where TensorRT would need a GPU (executed against the TensorRT stand-in)', function () {

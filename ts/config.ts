@@ -22,7 +22,7 @@ export interface Config {
   port: number;
   authKey: string | undefined;
   metricsAuthKey: string | undefined;
-  /** Undefined: the backend's own default (small on CPU, 16/32/64 on GPU). */
+  /** Undefined: the backend's own default (small on CPU: startup/cpu-plan.ts; GPU_BUCKETS on TensorRT). */
   batchBuckets: number[] | undefined;
   /** Undefined: the backend's own (0 on CPU, where a fuller batch is no faster per clip; 2 on GPU). */
   microBatchWindowMs: number | undefined;
@@ -30,6 +30,8 @@ export interface Config {
   dtype: Dtype;
   backend: BackendChoice;
   cudaGraphs: boolean;
+  /** The CUDA device TensorRT serves on (and build:engines builds for); its GPU must match the engines'. */
+  cudaDevice: number;
   /** Undefined: the backend's default model (v3 on ONNX Runtime CPU, v2 on TensorRT). */
   modelId: string | undefined;
   modelRevision: string;
@@ -81,6 +83,7 @@ export function loadConfig(env: Env = process.env): Config {
     dtype: r.oneOf('DTYPE', DTYPES, 'bfloat16'),
     backend: r.oneOf('BACKEND', BACKEND_CHOICES, 'auto'),
     cudaGraphs: r.flag('CUDA_GRAPHS', true),
+    cudaDevice: r.int('CUDA_DEVICE', 0, 0, 1024),
     modelId: r.optionalString('MODEL_ID'),
     modelRevision: r.string('MODEL_REVISION', 'main'),
     modelFile: r.optionalString('MODEL_FILE'),

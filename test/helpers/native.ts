@@ -1,10 +1,16 @@
 // Shared by the native addon's tests: the fixture model's answer computed in JS, rows written
 // straight into lent buffers, and GPU availability with the reason to print when tests skip.
-import { loadNative, type NativeAddon, type NativeEngine, type NativeError } from '../../ts/lib/native.js';
+import { TensorRtBackend } from '../../ts/backends/tensorrt.js';
+import { loadNative, type NativeAddon, type NativeEngine, type NativeError, type NativeOpenOptions } from '../../ts/lib/native.js';
 
 export const WINDOW = 256_000;
 
 export const addon: NativeAddon = loadNative();
+
+/** TensorRtBackend over one of the addon's TEST executors (the fixture model), as the tests and GPU checks open it. */
+export function openTestBackend(options: NativeOpenOptions & { executor: 'test-host' | 'test-cuda' }): Promise<TensorRtBackend> {
+  return TensorRtBackend.open({ addon, options, model: `fixture on the ${options.executor} TEST executor`, reason: `TEST executor ${options.executor}` });
+}
 
 /** mean-v2: sigmoid(masked_mean(values) + 8 * (sum(mask) / 256000 - 0.5)), in double precision. */
 export function meanV2(values: Float32Array, mask: BigInt64Array, row: number): number {

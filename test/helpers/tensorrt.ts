@@ -20,6 +20,8 @@ export const TRT_FIXTURES = {
 export const STANDIN_DIR = path.join(ROOT, '.cache', 'trt-standin');
 export const STANDIN_LIB_DIR = path.join(STANDIN_DIR, 'lib');
 export const STANDIN_SELFTEST = path.join(STANDIN_DIR, 'bin', 'trt_standin_selftest');
+/** The addon's TensorRT loader and logger against the stand-in, on the host (test/trt-standin/addon_hosttest.cc). */
+export const ADDON_HOSTTEST = path.join(STANDIN_DIR, 'bin', 'trt_addon_hosttest');
 
 /** Undefined when the stand-in is built; else why not and how to build it. */
 export function standinMissing(): string | undefined {

@@ -46,7 +46,13 @@ Impl* Unwrap(Public& object) noexcept {
   return wrapped ? &wrapped->impl : nullptr;
 }
 
-/** "10.16.1" for the headers this library was built against. */
+/**
+ * The version this library reports (getInferLibVersion) and writes into its plans: the headers'
+ * it was built from, or TRT_STANDIN_LIBRARY_VERSION ("10.0.1"), a test knob for how the addon
+ * treats another TensorRT.
+ */
+int32_t LibraryVersion();
+/** LibraryVersion() as "10.16.1". */
 std::string VersionString();
 
 }  // namespace trt_standin

@@ -53,4 +53,4 @@ extern "C" TENSORRTAPI void* createInferBuilder_INTERNAL(void* logger, int32_t v
   return trt_standin::NewBuilder(log, device);
 }
 
-extern "C" TENSORRTAPI int32_t getInferLibVersion() noexcept { return NV_TENSORRT_VERSION; }
+extern "C" TENSORRTAPI int32_t getInferLibVersion() noexcept { return trt_standin::LibraryVersion(); }

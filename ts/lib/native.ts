@@ -22,7 +22,7 @@ export interface NativeTensorSpec {
 export interface NativeStatus {
   /** Built with CUDA, and the driver and a device are usable. */
   cuda: boolean;
-  /** TensorRT usable for serving: built with its headers, libnvinfer.so.10 loaded, a GPU present. */
+  /** TensorRT usable for serving: built with its headers, libnvinfer.so.10 (as new as them) loaded, the GPU present. */
   tensorrt: boolean;
   gpu: { index: number; name: string; computeCapability: string; memoryBytes: number } | null;
   versions: {
@@ -51,14 +51,40 @@ export interface NativeOpenOptions {
   executor: NativeExecutor;
   /** Ascending, distinct. */
   buckets: number[];
-  /** Default 2: the next batch's copy overlaps the current batch's compute. */
+  /** Default 2 (the addon's): two lanes, so the next batch's copy overlaps the current batch's compute. */
   slotsPerBucket?: number;
+  /** Default on (the addon's). */
   cudaGraphs?: boolean;
   device?: number;
   /** tensorrt: one plan file per bucket, in the buckets' order. */
   plans?: string[];
   /** TEST executors only. */
-  test?: { delayMs?: number; fault?: NativeTestFault; breakCapture?: boolean };
+  test?: {
+    delayMs?: number;
+    fault?: NativeTestFault;
+    breakCapture?: boolean;
+    /** test-host only: pretend to be on a device with this memory and per-row scratch (the memory plan, lanes). */
+    device?: { freeMiB: number; totalMiB: number; scratchBytesPerRow: number };
+  };
+}
+
+/**
+ * Device memory as the engine planned it before allocating (native/src/core/memory_plan.h): each
+ * of the `lanes` lanes has one activation buffer sized for the largest bucket; each slot its own I/O.
+ */
+export interface NativeMemoryPlan {
+  /** null for a host executor. */
+  device: number | null;
+  lanes: number;
+  laneBytes: number;
+  /** Bucket -> one batch's activations (TensorRT's getDeviceMemorySizeV2). */
+  activationBytes: Record<string, number>;
+  slotBytes: number;
+  neededBytes: number;
+  freeBytes: number | null;
+  totalBytes: number | null;
+  /** One line, for the start-up log. */
+  description: string;
 }
 
 export interface NativeEngineInfo {
@@ -71,12 +97,14 @@ export interface NativeEngineInfo {
   pinned: boolean;
   inputs: NativeTensorSpec[];
   outputs: NativeTensorSpec[];
+  memory: NativeMemoryPlan;
 }
 
 /**
  * Errors carry `code`: ERR_INVALID_ARG_TYPE (TypeError), ERR_OUT_OF_RANGE (RangeError),
  * ERR_NATIVE_UNAVAILABLE, ERR_NATIVE_BUSY, ERR_NATIVE_CLOSED, ERR_NATIVE_STATE, ERR_CUDA,
- * ERR_TENSORRT, ERR_NATIVE_IO, ERR_NATIVE_INTERNAL.
+ * ERR_TENSORRT, ERR_NATIVE_IO, ERR_NATIVE_MEMORY (open: the device has too little free memory),
+ * ERR_NATIVE_INTERNAL.
  */
 export interface NativeEngine {
   /** [sync] */
@@ -112,11 +140,17 @@ export interface NativeBuildResult {
   outputs: NativeTensorSpec[];
   planBytes: number;
   layersKeptFp32: number;
+  /** Whether the plan was built with BuilderFlag::kTF32 (cleared for float32). */
+  tf32: boolean;
+  /** One batch's activation memory (getDeviceMemorySizeV2). */
+  activationBytes: number;
+  /** IEngineInspector's detailed JSON: every layer and the formats of its inputs and outputs. */
+  layerInformation: string;
 }
 
 export interface NativeAddon {
-  /** [sync] Never throws for a missing GPU or TensorRT: that is what `reason` is for. */
-  status(): NativeStatus;
+  /** [sync] About CUDA device `device` (default 0). Never throws for a missing GPU or TensorRT: that is what `reason` is for. */
+  status(device?: number): NativeStatus;
   /** [async] Throws TypeError/RangeError for malformed options; rejects for everything else. */
   open(options: NativeOpenOptions): Promise<NativeEngine>;
   /** [async] */

@@ -8,20 +8,26 @@ import { DEFAULT_MODEL_ID, resolveModel } from './resolve.js';
 import type { Backend } from '../backends/backend.js';
 import { OnnxBackend } from '../backends/onnx.js';
 import { cpuPlan, describePlan } from './cpu-plan.js';
-import { TensorRtBackend, tensorRtAvailability, type EngineLocation } from '../backends/tensorrt.js';
+import { TensorRtBackend } from '../backends/tensorrt.js';
+import { findEngines, type EngineLocation } from './engines.js';
 
 export async function openBackend(config: Config, log: Logger): Promise<Backend> {
   let why = 'BACKEND=onnx';
   if (config.backend !== 'onnx') {
-    const where = engineLocation(config);
-    const trt = await tensorRtAvailability(where);
-    if (trt.available) {
-      const backend = await TensorRtBackend.open({ ...where, cudaGraphs: config.cudaGraphs, reason: `BACKEND=${config.backend}: ${trt.reason}` });
+    const found = await findEngines(engineLocation(config));
+    if (found.ok) {
+      const backend = await TensorRtBackend.open({
+        addon: found.addon,
+        options: { executor: 'tensorrt', buckets: found.buckets, plans: found.plans, cudaGraphs: config.cudaGraphs, device: config.cudaDevice },
+        model: `${found.manifest.model} (${found.manifest.dtype}, ${found.dir})`,
+        reason: `BACKEND=${config.backend}: ${found.reason}`,
+      });
       log.info({ description: backend.description }, 'TensorRT engines loaded');
+      log.info({ memory: backend.memory }, backend.memory.description);
       return backend;
     }
-    if (config.backend === 'tensorrt') throw new Error(`BACKEND=tensorrt, but TensorRT cannot serve: ${trt.reason}`);
-    why = `BACKEND=auto: ONNX Runtime on the CPU, since TensorRT cannot serve (${trt.reason})`;
+    if (config.backend === 'tensorrt') throw new Error(`BACKEND=tensorrt, but TensorRT cannot serve: ${found.reason}`);
+    why = `BACKEND=auto: ONNX Runtime on the CPU, since TensorRT cannot serve (${found.reason})`;
   }
   const model = await resolveModel(config, 'onnx', hubOptionsFromEnv(process.env, (line) => log.info(line)));
   const plan = cpuPlan(config);
@@ -48,6 +54,7 @@ function engineLocation(config: Config): EngineLocation {
     dtype: config.dtype,
     onnxPath: config.modelPath,
     buckets: config.batchBuckets,
+    device: config.cudaDevice,
     tensorrtLibDir: config.tensorrtLibDir,
   };
 }

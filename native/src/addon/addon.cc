@@ -1,6 +1,7 @@
 // The addon's module surface. Everything here is N-API glue: argument reading, workers that run
 // the core off the JS thread, and conversion of results; the work itself is in core/, cuda/, trt/.
-//   status()               [sync]  what this build and machine can do, and why not ({cuda, tensorrt, gpu, versions, reason, ...})
+//   status(device?)        [sync]  what this build and machine (CUDA device `device`, default 0) can do, and why not
+//                                  ({cuda, tensorrt, gpu, versions, reason, ...})
 //   open(options)          [async] Promise<Engine> (see engine_wrap.h); TypeError/RangeError thrown for bad options
 //   buildEngine(options)   [async] Promise<build report>; ONNX -> one TensorRT plan (see trt/trt_builder.h)
 //   useTensorRtLibraryDir(dir)
@@ -21,6 +22,7 @@
 #include "addon/engine_wrap.h"
 #include "addon/js_errors.h"
 #include "core/log_mel.h"
+#include "core/pretend_device.h"
 #include "core/runner.h"
 #include "core/samples.h"
 #include "core/status.h"
@@ -29,6 +31,7 @@
 #include "trt/trt_library.h"
 
 #ifdef ST_WITH_CUDA
+#include "cuda/cuda_status.h"
 #include "cuda/cuda_test_executor.h"
 #endif
 #ifdef ST_WITH_TENSORRT
@@ -38,6 +41,19 @@
 
 namespace smartturn::js {
 namespace {
+
+constexpr int kMaxDevice = 1024;
+
+/** What this build and the CUDA device `device` can do: the CUDA side and the TensorRT side, put together. */
+NativeStatus ProbeStatus(int device) {
+#ifdef ST_WITH_CUDA
+  const CudaFindings cuda = ProbeCuda(device);
+#else
+  (void)device;
+  const CudaFindings cuda;
+#endif
+  return MakeStatus(cuda, ProbeTrt());
+}
 
 Napi::Value StatusToJs(Napi::Env env, const NativeStatus& s) {
   auto orNull = [&](const std::string& v) -> Napi::Value { return v.empty() ? env.Null() : Napi::String::New(env, v); };
@@ -76,7 +92,10 @@ Napi::Value StatusToJs(Napi::Env env, const NativeStatus& s) {
 }
 
 Napi::Value Status(const Napi::CallbackInfo& info) {
-  return Guard(info.Env(), [&] { return StatusToJs(info.Env(), ProbeStatus()); });
+  return Guard(info.Env(), [&] {
+    const int device = info.Length() > 0 && !info[0].IsUndefined() ? IntArg(info, 0, "status(device): device", 0, kMaxDevice) : 0;
+    return StatusToJs(info.Env(), ProbeStatus(device));
+  });
 }
 
 /** Runs a blocking core call on libuv's pool; rejects with the core's own error class and code. */
@@ -120,10 +139,10 @@ class CoreWorker : public Napi::AsyncWorker {
 struct OpenOptions {
   std::string executor;
   RunnerOptions runner;
-  int device = 0;
-  bool cuda_graphs = true;
+  GpuOptions gpu;
   std::map<int, std::string> plans;
   TestExecutorOptions test;
+  std::optional<PretendDevice> pretend;
 };
 
 OpenOptions ReadOpenOptions(const Napi::CallbackInfo& info) {
@@ -131,10 +150,12 @@ OpenOptions ReadOpenOptions(const Napi::CallbackInfo& info) {
   OpenOptions opts;
   opts.executor = OneOf(o, "executor", {"tensorrt", "test-host", "test-cuda"}, "tensorrt");
   Napi::Array buckets = RequiredArray(o, "buckets");
-  for (uint32_t i = 0; i < buckets.Length(); ++i) opts.runner.buckets.push_back(IntValue(buckets.Get(i), "buckets[" + std::to_string(i) + "]", 1, 4096));
-  opts.runner.slots_per_bucket = OptionalInt(o, "slotsPerBucket", 2, 1, 8);
-  opts.device = OptionalInt(o, "device", 0, 0, 1024);
-  opts.cuda_graphs = OptionalBool(o, "cudaGraphs", true);
+  for (uint32_t i = 0; i < buckets.Length(); ++i) {
+    opts.runner.buckets.push_back(IntValue(buckets.Get(i), "buckets[" + std::to_string(i) + "]", 1, kMaxBucket));
+  }
+  opts.runner.slots_per_bucket = OptionalInt(o, "slotsPerBucket", opts.runner.slots_per_bucket, 1, kMaxSlotsPerBucket);
+  opts.gpu.device = OptionalInt(o, "device", opts.gpu.device, 0, kMaxDevice);
+  opts.gpu.cuda_graphs = OptionalBool(o, "cudaGraphs", opts.gpu.cuda_graphs);
   if (opts.executor == "tensorrt") {
     Napi::Array plans = RequiredArray(o, "plans");
     if (plans.Length() != buckets.Length()) ThrowRangeError("plans must hold one plan file per bucket, in the buckets' order");
@@ -150,12 +171,20 @@ OpenOptions ReadOpenOptions(const Napi::CallbackInfo& info) {
       if (!t.Get("fault").IsObject()) ThrowTypeError("test.fault must be an object");
       Napi::Object f = t.Get("fault").As<Napi::Object>();
       TestFault fault;
-      fault.rows = IntValue(f.Get("rows"), "test.fault.rows", 1, 4096);
+      fault.rows = IntValue(f.Get("rows"), "test.fault.rows", 1, kMaxBucket);
       fault.stage = OneOf(f, "at", {"launch", "wait"}, "wait") == "launch" ? TestFault::Stage::kLaunch : TestFault::Stage::kWait;
       const std::string code = OneOf(f, "code", {"cuda", "tensorrt", "internal"}, "cuda");
       fault.code = code == "cuda" ? ErrorCode::kCuda : code == "tensorrt" ? ErrorCode::kTensorRt : ErrorCode::kInternal;
       fault.message = OptionalString(f, "message", "injected fault");
       opts.test.fault = fault;
+    }
+    if (Has(t, "device")) {
+      if (opts.executor != "test-host") ThrowRangeError("test.device applies to the test-host executor only");
+      if (!t.Get("device").IsObject()) ThrowTypeError("test.device must be an object");
+      Napi::Object d = t.Get("device").As<Napi::Object>();
+      const auto mib = [&](const char* key, int min) { return static_cast<std::size_t>(IntValue(d.Get(key), std::string("test.device.") + key, min, 1 << 24)) << 20; };
+      opts.pretend = PretendDevice{mib("freeMiB", 0), mib("totalMiB", 0),
+                                   static_cast<std::size_t>(IntValue(d.Get("scratchBytesPerRow"), "test.device.scratchBytesPerRow", 1, 1 << 30))};
     }
   }
   return opts;
@@ -170,17 +199,17 @@ class OpenWorker final : public CoreWorker {
     std::unique_ptr<ExecutorFactory> factory;
     if (options_.executor == "test-host") {
       factory = MakeHostTestExecutor(options_.test);
+      if (options_.pretend) factory = PretendOnDevice(std::move(factory), *options_.pretend);
     } else {
-      const NativeStatus status = ProbeStatus();
+      const NativeStatus status = ProbeStatus(options_.gpu.device);
       if (!status.cuda) throw Error(ErrorCode::kUnavailable, "executor " + options_.executor + " needs a GPU: " + status.reason);
-      [[maybe_unused]] GpuOptions gpu{options_.device, options_.cuda_graphs};
 #ifdef ST_WITH_CUDA
-      if (options_.executor == "test-cuda") factory = MakeCudaTestExecutor(gpu, options_.test);
+      if (options_.executor == "test-cuda") factory = MakeCudaTestExecutor(options_.gpu, options_.test);
 #endif
 #ifdef ST_WITH_TENSORRT
       if (options_.executor == "tensorrt") {
         if (!status.tensorrt) throw Error(ErrorCode::kUnavailable, "TensorRT is not available: " + status.reason);
-        factory = MakeTrtExecutor(gpu, options_.plans);
+        factory = MakeTrtExecutor(options_.gpu, options_.plans);
       }
 #endif
       if (!factory) throw Error(ErrorCode::kUnavailable, "executor " + options_.executor + " is not in this build: " + status.reason);
@@ -210,7 +239,7 @@ class BuildWorker final : public CoreWorker {
 
  protected:
   void Run() override {
-    const NativeStatus status = ProbeStatus();
+    const NativeStatus status = ProbeStatus(options_.device);
     if (!status.tensorrt) throw Error(ErrorCode::kUnavailable, "cannot build engines: " + status.reason);
     result_ = BuildEngine(options_);
   }
@@ -221,6 +250,9 @@ class BuildWorker final : public CoreWorker {
     o.Set("outputs", SpecsToJs(env, result_.outputs));
     o.Set("planBytes", static_cast<double>(result_.plan_bytes));
     o.Set("layersKeptFp32", result_.layers_kept_fp32);
+    o.Set("tf32", result_.tf32);
+    o.Set("activationBytes", static_cast<double>(result_.activation_bytes));
+    o.Set("layerInformation", result_.layer_information);
     return o;
   }
 
@@ -235,11 +267,11 @@ Napi::Value BuildEngineJs(const Napi::CallbackInfo& info) {
     Napi::Object o = ObjectArg(info, 0, "buildEngine(options): options");
     const std::string onnx = RequiredString(o, "onnx");
     const std::string plan = RequiredString(o, "plan");
-    const int bucket = IntValue(o.Get("bucket"), "bucket", 1, 4096);
+    const int bucket = IntValue(o.Get("bucket"), "bucket", 1, kMaxBucket);
     const std::string dtype = OneOf(o, "dtype", {"bfloat16", "float16", "float32"}, "bfloat16");
     const int workspace_mib = OptionalInt(o, "workspaceMiB", 0, 0, 1 << 20);
     const std::string cache = OptionalString(o, "timingCache", "");
-    const int device = OptionalInt(o, "device", 0, 0, 1024);
+    const int device = OptionalInt(o, "device", 0, 0, kMaxDevice);
 #ifdef ST_WITH_TENSORRT
     BuildOptions b;
     b.onnx_path = onnx;
@@ -258,7 +290,7 @@ Napi::Value BuildEngineJs(const Napi::CallbackInfo& info) {
     (void)workspace_mib;
     (void)device;
     auto deferred = Napi::Promise::Deferred::New(info.Env());
-    deferred.Reject(ToJs(info.Env(), Error(ErrorCode::kUnavailable, "cannot build engines: " + ProbeStatus().reason)).Value());
+    deferred.Reject(ToJs(info.Env(), Error(ErrorCode::kUnavailable, "cannot build engines: " + ProbeStatus(device).reason)).Value());
     return deferred.Promise();
 #endif
   });

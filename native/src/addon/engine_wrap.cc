@@ -8,12 +8,9 @@
 
 namespace smartturn::js {
 
-using Tsfn = Napi::TypedThreadSafeFunction<EngineWrap, Completion, EngineWrap::CallJs>;
-
-/** One in-flight batch: its Promise and the channel its result comes back through. */
+/** One in-flight batch: the Promise its Completion settles. */
 struct EngineWrap::Job {
   Napi::Promise::Deferred deferred;
-  Tsfn tsfn;
 };
 
 namespace {
@@ -21,6 +18,22 @@ namespace {
 // The ArrayBuffer's own reference to the memory it lends: the memory lives until both the engine
 // and every ArrayBuffer over it are gone (close() frees it early, after detaching the buffers).
 void ReleaseLent(Napi::Env, void*, std::shared_ptr<HostBuffer>* owner) { delete owner; }
+
+Napi::Object MemoryToJs(Napi::Env env, const MemoryPlan& plan) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("device", plan.device ? Napi::Number::New(env, plan.device->device) : env.Null());
+  o.Set("lanes", plan.lanes);
+  o.Set("laneBytes", static_cast<double>(plan.lane_bytes));
+  Napi::Object scratch = Napi::Object::New(env);
+  for (std::size_t i = 0; i < plan.buckets.size(); ++i) scratch.Set(std::to_string(plan.buckets[i]), static_cast<double>(plan.scratch[i]));
+  o.Set("activationBytes", scratch);
+  o.Set("slotBytes", static_cast<double>(plan.slot_bytes));
+  o.Set("neededBytes", static_cast<double>(plan.needed()));
+  o.Set("freeBytes", plan.device ? Napi::Number::New(env, static_cast<double>(plan.device->free_bytes)) : env.Null());
+  o.Set("totalBytes", plan.device ? Napi::Number::New(env, static_cast<double>(plan.device->total_bytes)) : env.Null());
+  o.Set("description", plan.Describe());
+  return o;
+}
 
 }  // namespace
 
@@ -59,22 +72,50 @@ void EngineWrap::Adopt(Napi::Env env, std::unique_ptr<Runner> runner) {
       lent_[static_cast<std::size_t>(s)].push_back(Napi::Persistent(ab));
     }
   }
-  runner_->Start([](std::unique_ptr<Completion> done) {
-    // Completion thread. A failed call means the environment is shutting down: nobody to answer.
-    // Copy the handle first: once BlockingCall has queued the result, the JS thread may settle
-    // the Promise and free the Job before this thread reaches Release().
-    Tsfn tsfn = static_cast<Job*>(done->context)->tsfn;
-    Completion* raw = done.release();
-    if (tsfn.BlockingCall(raw) != napi_ok) delete raw;
-    tsfn.Release();
+  channel_ = new Channel{this};
+  tsfn_ = Tsfn::New(env, "smart-turn-engine", 0, 1, channel_, [](Napi::Env, void*, Channel* channel) {
+    if (channel->engine != nullptr) channel->engine->ChannelClosed();
+    delete channel;
+  });
+  // An idle engine does not keep the event loop alive; Infer() refs the channel while batches run.
+  tsfn_.Unref(env);
+  runner_->Start([tsfn = tsfn_](std::unique_ptr<Completion> done) {
+    // A lane's thread. Anything but napi_ok means the environment is going away (napi_closing): the
+    // channel must not be used again and nobody is left to answer, so the result is dropped here.
+    Completion* raw = done.get();
+    if (tsfn.BlockingCall(raw) == napi_ok) {
+      done.release();  // the JS thread owns it now
+      return;
+    }
+    delete static_cast<Job*>(raw->context);
   });
 }
 
 EngineWrap::~EngineWrap() {
-  // Collected without close(): nothing is running (each running batch holds a reference to this
-  // object), so the runner's thread is idle and joins at once. Lent memory stays alive for as
-  // long as its ArrayBuffers do.
+  // Collected without close() (nothing is running: each running batch holds a reference to this
+  // object), or finalized with its environment. Lent memory stays alive for as long as its
+  // ArrayBuffers do.
+  StopRunnerAndChannel();
   runner_.reset();
+}
+
+void EngineWrap::StopRunnerAndChannel() {
+  if (runner_) runner_->Stop();
+  if (channel_ != nullptr) {
+    channel_->engine = nullptr;
+    channel_ = nullptr;
+    tsfn_.Release();
+  }
+}
+
+void EngineWrap::ChannelClosed() noexcept {
+  // Node frees the ThreadSafeFunction once this returns: the lanes must be done with it first.
+  channel_ = nullptr;
+  closing_ = true;
+  if (runner_) {
+    runner_->Close();
+    runner_->Stop();
+  }
 }
 
 Runner& EngineWrap::Open(const char* call) {
@@ -96,13 +137,14 @@ Napi::Value EngineWrap::Info(const Napi::CallbackInfo& info) {
     o.Set("pinned", r.slot_io(0).inputs.empty() ? false : r.slot_io(0).inputs[0]->pinned());
     o.Set("inputs", SpecsToJs(env, r.factory().inputs()));
     o.Set("outputs", SpecsToJs(env, r.factory().outputs()));
+    o.Set("memory", MemoryToJs(env, r.memory()));
     return o;
   });
 }
 
 Napi::Value EngineWrap::Lease(const Napi::CallbackInfo& info) {
   return Guard(info.Env(), [&]() -> Napi::Value {
-    const int bucket = IntArg(info, 0, "bucket", 1, 1 << 20);
+    const int bucket = IntArg(info, 0, "bucket", 1, kMaxBucket);
     return Napi::Number::New(info.Env(), Open("lease").Acquire(bucket));
   });
 }
@@ -139,16 +181,13 @@ Napi::Value EngineWrap::Infer(const Napi::CallbackInfo& info) {
   try {
     Runner& r = Open("infer");
     const int slot = IntArg(info, 0, "slot", 0, r.slot_count() - 1);
-    const int rows = IntArg(info, 1, "rows", 1, 1 << 20);
-    auto job = std::make_unique<Job>(Job{deferred, Tsfn::New(env, "smart-turn-infer", 0, 1, this)});
-    try {
-      r.Submit(slot, rows, job.get());
-    } catch (...) {
-      job->tsfn.Release();
-      throw;
-    }
-    job.release();  // owned by the completion now; freed in CallJs
+    const int rows = IntArg(info, 1, "rows", 1, kMaxBucket);
+    auto job = std::make_unique<Job>(Job{deferred});
+    const bool idle = r.running() == 0;
+    r.Submit(slot, rows, job.get());
+    job.release();  // owned by the Completion now; freed when it is settled or dropped
     Ref();          // a running batch keeps its engine alive
+    if (idle) tsfn_.Ref(env);  // and the event loop, until it is answered
   } catch (const Error& e) {
     deferred.Reject(ToJs(env, e).Value());
   } catch (const Napi::Error& e) {
@@ -159,69 +198,117 @@ Napi::Value EngineWrap::Infer(const Napi::CallbackInfo& info) {
   return promise;
 }
 
-void EngineWrap::CallJs(Napi::Env env, Napi::Function, EngineWrap* self, Completion* raw) {
+void EngineWrap::CallJs(Napi::Env env, Napi::Function, Channel* channel, Completion* raw) {
   std::unique_ptr<Completion> done(raw);
-  if (env == nullptr || done == nullptr) return;  // environment going away: nothing to settle
-  self->Finish(env, std::move(done));
+  if (done == nullptr) return;
+  // No environment: Node is emptying the queue of a finalized channel (whose context is gone too).
+  if (env == nullptr || channel == nullptr || channel->engine == nullptr) {
+    delete static_cast<Job*>(done->context);
+    return;
+  }
+  channel->engine->Finish(env, std::move(done));
 }
 
-void EngineWrap::Finish(Napi::Env env, std::unique_ptr<Completion> done) {
+void EngineWrap::Finish(Napi::Env env, std::unique_ptr<Completion> done) noexcept {
   std::unique_ptr<Job> job(static_cast<Job*>(done->context));
-  Napi::HandleScope scope(env);
-  runner_->Complete(done->slot);
-  if (done->error) {
-    job->deferred.Reject(ToJs(env, *done->error).Value());
-  } else {
-    Napi::Float32Array out = Napi::Float32Array::New(env, done->output.size());
-    std::memcpy(out.Data(), done->output.data(), done->output.size() * sizeof(float));
-    job->deferred.Resolve(out);
+  // The slot is free again whatever becomes of the Promise.
+  if (runner_) {
+    try {
+      runner_->Complete(done->slot);
+    } catch (const std::exception& e) {
+      if (!done->error) done->error = Error(ErrorCode::kInternal, e.what());
+    }
   }
-  Unref();
-  if (closing_ && runner_ && runner_->running() == 0) {
-    Teardown();
-    close_->Resolve(env.Undefined());
+  // Settled exactly once: with the result, else with the error, else (JS unable to take either,
+  // as while a worker is terminated) with whatever can still be made.
+  bool settled = false;
+  try {
+    Napi::HandleScope scope(env);
+    if (done->error) {
+      job->deferred.Reject(ToJs(env, *done->error).Value());
+    } else {
+      Napi::Float32Array out = Napi::Float32Array::New(env, done->output.size());
+      std::memcpy(out.Data(), done->output.data(), done->output.size() * sizeof(float));
+      job->deferred.Resolve(out);
+    }
+    settled = true;
+  } catch (...) {
+  }
+  if (!settled) {
+    try {
+      Napi::HandleScope scope(env);
+      job->deferred.Reject(ToJs(env, Error(ErrorCode::kInternal, "infer: the batch ran, but its result could not be handed to JavaScript")).Value());
+    } catch (...) {
+    }
+  }
+  // The batch's hold on this object and on the event loop ends here, whatever happened above.
+  try {
+    Unref();
+  } catch (...) {
+  }
+  if (runner_ && runner_->running() == 0) {
+    try {
+      tsfn_.Unref(env);
+    } catch (...) {
+    }
+    if (closing_ && close_) {
+      Teardown();
+      try {
+        close_->Resolve(env.Undefined());
+      } catch (...) {
+      }
+    }
   }
 }
 
 Napi::Value EngineWrap::Stats(const Napi::CallbackInfo& info) {
-  Napi::Object o = Napi::Object::New(info.Env());
-  o.Set("leased", runner_ ? runner_->leased() : 0);
-  o.Set("running", runner_ ? runner_->running() : 0);
-  o.Set("closed", !runner_ || closing_);
-  return o;
+  return Guard(info.Env(), [&]() -> Napi::Value {
+    Napi::Object o = Napi::Object::New(info.Env());
+    o.Set("leased", runner_ ? runner_->leased() : 0);
+    o.Set("running", runner_ ? runner_->running() : 0);
+    o.Set("closed", !runner_ || closing_);
+    return o;
+  });
 }
 
 Napi::Value EngineWrap::Close(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (close_) return close_->Promise();  // second call: the same Promise
-  close_.emplace(Napi::Promise::Deferred::New(env));
-  closing_ = true;
-  if (runner_) {
-    runner_->Close();
-    if (runner_->running() == 0) {
+  return Guard(info.Env(), [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    if (close_) return close_->Promise();  // second call: the same Promise
+    close_.emplace(Napi::Promise::Deferred::New(env));
+    closing_ = true;
+    if (runner_) runner_->Close();
+    if (!runner_ || runner_->running() == 0) {
       Teardown();
       close_->Resolve(env.Undefined());
     }
-  } else {
-    close_->Resolve(env.Undefined());
-  }
-  return close_->Promise();
+    return close_->Promise();
+  });
 }
 
-void EngineWrap::Teardown() {
-  runner_->Stop();
+void EngineWrap::Teardown() noexcept {
+  StopRunnerAndChannel();
+  if (!runner_) return;
   // JS may still hold typed arrays over the lent memory: detach them so they read as empty
-  // instead of reaching freed memory, then give the memory back now rather than at GC.
+  // instead of reaching freed memory, then give the memory back now rather than at GC. Memory
+  // whose ArrayBuffer could not be detached (JS being torn down) is left to the ArrayBuffer.
+  bool detached = true;
   for (auto& refs : lent_) {
     for (auto& ref : refs) {
-      Napi::ArrayBuffer ab = ref.Value();
-      if (!ab.IsDetached()) ab.Detach();
-      ref.Reset();
+      try {
+        Napi::ArrayBuffer ab = ref.Value();
+        if (!ab.IsDetached()) ab.Detach();
+        ref.Reset();
+      } catch (...) {
+        detached = false;
+      }
     }
   }
   lent_.clear();
-  for (int s = 0; s < runner_->slot_count(); ++s) {
-    for (const auto& buf : runner_->slot_io(s).inputs) buf->Free();
+  if (detached) {
+    for (int s = 0; s < runner_->slot_count(); ++s) {
+      for (const auto& buf : runner_->slot_io(s).inputs) buf->Free();
+    }
   }
   runner_.reset();
 }

@@ -1,5 +1,5 @@
 // The JS face of one opened engine (a Runner). Methods and their threading:
-//   info()                  [sync]  executor, description, buckets, slotsPerBucket, inputs, outputs
+//   info()                  [sync]  executor, description, buckets, slotsPerBucket, pinned, inputs, outputs, memory
 //   lease(bucket) -> slot   [sync]  throws TypeError, RangeError (not a bucket), ERR_NATIVE_BUSY, ERR_NATIVE_CLOSED
 //   buffers(slot)           [sync]  the slot's input buffers, lent as ArrayBuffers over (pinned) host memory;
 //                                   the same objects on every call; detached by close()
@@ -10,8 +10,14 @@
 //   stats()                 [sync]  { leased, running, closed }
 //   close()                 [async] refuses new work, lets running batches finish, then frees
 //                                   everything; idempotent
-// Completion: the Runner's thread waits on the device; a per-batch ThreadSafeFunction brings the
-// result back to the JS thread, which settles the Promise exactly once.
+// Completion: the Runner's lane threads run and wait for batches; one ThreadSafeFunction per
+// engine brings each result back to the JS thread, which settles its Promise exactly once, whatever
+// fails on the way (a JS thread being torn down included).
+//
+// Teardown: the lane threads call the ThreadSafeFunction, so they must be gone before it is. Close()
+// and the destructor join them before releasing it; when the environment goes first (a worker
+// terminated with batches in flight), Node finalizes the ThreadSafeFunction and its finalizer joins
+// them (their calls then return napi_closing and they drop the results: nobody is left to answer).
 #pragma once
 
 #include <napi.h>
@@ -26,6 +32,11 @@ namespace smartturn::js {
 
 class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
  public:
+  /** The ThreadSafeFunction's context; lives until its finalizer, which may run after the engine is gone. */
+  struct Channel {
+    EngineWrap* engine;  // null once the engine no longer needs the channel
+  };
+
   static Napi::Function Define(Napi::Env env);
   /** Wraps a Runner that has not been started; takes ownership. [JS thread] */
   static Napi::Object Create(Napi::Env env, std::unique_ptr<Runner> runner);
@@ -33,11 +44,12 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   explicit EngineWrap(const Napi::CallbackInfo& info);
   ~EngineWrap() override;
 
-  /** The ThreadSafeFunction's call on the JS thread: settles one batch's Promise. */
-  static void CallJs(Napi::Env env, Napi::Function, EngineWrap* self, Completion* done);
+  /** The ThreadSafeFunction's call on the JS thread (env null while the environment is torn down). */
+  static void CallJs(Napi::Env env, Napi::Function, Channel* channel, Completion* done);
 
  private:
   struct Job;
+  using Tsfn = Napi::TypedThreadSafeFunction<Channel, Completion, CallJs>;
 
   Napi::Value Info(const Napi::CallbackInfo& info);
   Napi::Value Lease(const Napi::CallbackInfo& info);
@@ -48,11 +60,19 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   Napi::Value Close(const Napi::CallbackInfo& info);
 
   void Adopt(Napi::Env env, std::unique_ptr<Runner> runner);
-  void Finish(Napi::Env env, std::unique_ptr<Completion> done);
+  /** Settles one batch. Never throws: it runs inside Node's ThreadSafeFunction dispatch. */
+  void Finish(Napi::Env env, std::unique_ptr<Completion> done) noexcept;
+  /** Node finalized the ThreadSafeFunction before the engine was closed: the environment is going away. */
+  void ChannelClosed() noexcept;
   Runner& Open(const char* call);
-  void Teardown();
+  /** Frees everything once nothing runs. Never throws. */
+  void Teardown() noexcept;
+  /** Joins the lanes and gives the ThreadSafeFunction back (once; not after ChannelClosed). */
+  void StopRunnerAndChannel();
 
   std::unique_ptr<Runner> runner_;
+  Tsfn tsfn_;
+  Channel* channel_ = nullptr;  // owned by the ThreadSafeFunction; null once released or finalized
   std::vector<std::vector<Napi::Reference<Napi::ArrayBuffer>>> lent_;  // [slot][input]
   bool closing_ = false;
   std::optional<Napi::Promise::Deferred> close_;

@@ -20,7 +20,7 @@ struct ErrorKind {
 };
 
 // In ErrorCode's order; the static_assert below keeps the two in step.
-inline constexpr std::array<ErrorKind, 10> kErrorKinds{{
+inline constexpr std::array<ErrorKind, 11> kErrorKinds{{
     {ErrorCode::kInvalidArgument, "ERR_INVALID_ARG_TYPE"},
     {ErrorCode::kOutOfRange, "ERR_OUT_OF_RANGE"},
     {ErrorCode::kUnavailable, "ERR_NATIVE_UNAVAILABLE"},
@@ -30,6 +30,7 @@ inline constexpr std::array<ErrorKind, 10> kErrorKinds{{
     {ErrorCode::kCuda, "ERR_CUDA"},
     {ErrorCode::kTensorRt, "ERR_TENSORRT"},
     {ErrorCode::kIo, "ERR_NATIVE_IO"},
+    {ErrorCode::kMemory, "ERR_NATIVE_MEMORY"},
     {ErrorCode::kInternal, "ERR_NATIVE_INTERNAL"},
 }};
 static_assert(static_cast<std::size_t>(ErrorCode::kInternal) + 1 == kErrorKinds.size(), "kErrorKinds must list every ErrorCode");

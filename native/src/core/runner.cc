@@ -22,19 +22,28 @@ Runner::Runner(std::unique_ptr<ExecutorFactory> factory, RunnerOptions options)
       std::adjacent_find(options_.buckets.begin(), options_.buckets.end()) != options_.buckets.end()) {
     throw Error(ErrorCode::kOutOfRange, "batch buckets must be ascending and distinct, got " + JoinBuckets(options_.buckets));
   }
-  if (options_.slots_per_bucket < 1 || options_.slots_per_bucket > 8) {
-    throw Error(ErrorCode::kOutOfRange, "slots per bucket must be 1 to 8, got " + std::to_string(options_.slots_per_bucket));
+  if (options_.buckets.front() < 1 || options_.buckets.back() > kMaxBucket) {
+    throw Error(ErrorCode::kOutOfRange, "batch buckets must be 1 to " + std::to_string(kMaxBucket) + ", got " + JoinBuckets(options_.buckets));
+  }
+  if (options_.slots_per_bucket < 1 || options_.slots_per_bucket > kMaxSlotsPerBucket) {
+    throw Error(ErrorCode::kOutOfRange, "slots per bucket must be 1 to " + std::to_string(kMaxSlotsPerBucket) + ", got " +
+                                            std::to_string(options_.slots_per_bucket));
   }
   const auto& outs = factory_->outputs();
   if (outs.empty() || outs[0].type != DataType::kFloat32 || outs[0].RowElements() != 1) {
     throw Error(ErrorCode::kInvalidArgument, "the model's first output must be float32 with one value per row");
   }
+  // Before any context or slot exists: refuse what would not fit instead of failing halfway through.
+  memory_ = PlanMemory(*factory_, options_.buckets, options_.slots_per_bucket);
+  if (memory_.lane_bytes > 0) factory_->ReserveLanes(options_.slots_per_bucket, memory_.lane_bytes);
   next_.assign(options_.buckets.size(), 0);
+  lane_load_.assign(static_cast<std::size_t>(options_.slots_per_bucket), 0);
   slots_.reserve(options_.buckets.size() * static_cast<std::size_t>(options_.slots_per_bucket));
   for (int bucket : options_.buckets) {
-    for (int i = 0; i < options_.slots_per_bucket; ++i) {
+    for (int lane = 0; lane < options_.slots_per_bucket; ++lane) {
       Slot slot;
       slot.io.bucket = bucket;
+      slot.io.lane = lane;
       for (const auto& spec : factory_->inputs()) slot.io.inputs.push_back(factory_->AllocateHost(spec.RowBytes() * static_cast<std::size_t>(bucket)));
       for (const auto& spec : outs) slot.io.outputs.push_back(factory_->AllocateHost(spec.RowBytes() * static_cast<std::size_t>(bucket)));
       slot.executor = factory_->CreateSlot(slot.io);
@@ -43,19 +52,15 @@ Runner::Runner(std::unique_ptr<ExecutorFactory> factory, RunnerOptions options)
   }
 }
 
-Runner::~Runner() {
-  // Without Stop() (the addon object collected while idle) the thread must still be joined.
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
+Runner::~Runner() { Stop(); }
 
 void Runner::Start(Deliver deliver) {
   deliver_ = std::move(deliver);
-  thread_ = std::thread([this] { CompletionLoop(); });
+  for (int k = 0; k < options_.slots_per_bucket; ++k) {
+    lanes_.push_back(std::make_unique<Lane>());
+    Lane& lane = *lanes_.back();
+    lane.thread = std::thread([this, &lane] { Run(lane); });
+  }
 }
 
 Runner::Slot& Runner::CheckedSlot(int slot, const char* call) {
@@ -74,13 +79,19 @@ int Runner::Acquire(int bucket) {
   }
   const auto b = static_cast<std::size_t>(it - options_.buckets.begin());
   const int per = options_.slots_per_bucket;
+  // The free slot on the least busy lane: a lane runs one batch at a time, so a slot on a busy lane
+  // would wait for another bucket's batch while an idle lane could run it. Ties rotate.
+  int best = -1;
   for (int k = 0; k < per; ++k) {
     const int i = (next_[b] + k) % per;
-    const int index = static_cast<int>(b) * per + i;
-    Slot& slot = slots_[static_cast<std::size_t>(index)];
-    if (slot.state != SlotState::kFree) continue;
-    slot.state = SlotState::kLeased;
-    next_[b] = (i + 1) % per;
+    if (slots_[b * static_cast<std::size_t>(per) + static_cast<std::size_t>(i)].state != SlotState::kFree) continue;
+    if (best < 0 || lane_load_[static_cast<std::size_t>(i)] < lane_load_[static_cast<std::size_t>(best)]) best = i;
+  }
+  if (best >= 0) {
+    const int index = static_cast<int>(b) * per + best;
+    slots_[static_cast<std::size_t>(index)].state = SlotState::kLeased;
+    next_[b] = (best + 1) % per;
+    ++lane_load_[static_cast<std::size_t>(best)];
     ++leased_;
     return index;
   }
@@ -93,6 +104,7 @@ void Runner::Release(int index) {
   if (slot.state != SlotState::kLeased) throw Error(ErrorCode::kState, "release: slot " + std::to_string(index) + " is not leased");
   slot.state = SlotState::kFree;
   --leased_;
+  --lane_load_[static_cast<std::size_t>(slot.io.lane)];
 }
 
 void Runner::Submit(int index, int rows, void* context) {
@@ -101,18 +113,21 @@ void Runner::Submit(int index, int rows, void* context) {
   // The lease ends here whatever happens next, as the Backend contract says.
   slot.state = SlotState::kFree;
   --leased_;
+  --lane_load_[static_cast<std::size_t>(slot.io.lane)];
   if (rows < 1 || rows > slot.io.bucket) {
     throw Error(ErrorCode::kOutOfRange, "infer: row count " + std::to_string(rows) + " is outside 1.." + std::to_string(slot.io.bucket));
   }
   if (closed_) throw Error(ErrorCode::kClosed, "infer: the engine is closed");
-  slot.executor->Launch(rows);
+  if (lanes_.empty()) throw Error(ErrorCode::kInternal, "infer: the runner was not started");
+  ++lane_load_[static_cast<std::size_t>(slot.io.lane)];
+  Lane& lane = *lanes_[static_cast<std::size_t>(slot.io.lane)];
+  {
+    std::lock_guard<std::mutex> lock(lane.mu);
+    lane.queue.push_back({index, rows, context});
+  }
   slot.state = SlotState::kRunning;
   ++running_;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    queue_.push_back({index, rows, context});
-  }
-  cv_.notify_one();
+  lane.cv.notify_one();
 }
 
 void Runner::Complete(int index) {
@@ -120,45 +135,54 @@ void Runner::Complete(int index) {
   if (slot.state != SlotState::kRunning) throw Error(ErrorCode::kInternal, "complete: slot " + std::to_string(index) + " is not running");
   slot.state = SlotState::kFree;
   --running_;
+  --lane_load_[static_cast<std::size_t>(slot.io.lane)];
 }
 
 void Runner::Stop() {
-  if (running_ != 0) throw Error(ErrorCode::kInternal, "stop: " + std::to_string(running_) + " batches still running");
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stopping_ = true;
+  for (auto& lane : lanes_) {
+    {
+      std::lock_guard<std::mutex> lock(lane->mu);
+      lane->stopping = true;
+    }
+    lane->cv.notify_all();
   }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  for (auto& lane : lanes_) {
+    if (lane->thread.joinable()) lane->thread.join();
+  }
 }
 
-void Runner::CompletionLoop() {
+void Runner::Run(Lane& lane) {
   for (;;) {
     Pending job;
     {
-      std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // stopping, and everything launched has been delivered
-      job = queue_.front();
-      queue_.pop_front();
+      std::unique_lock<std::mutex> lock(lane.mu);
+      lane.cv.wait(lock, [&] { return lane.stopping || !lane.queue.empty(); });
+      if (lane.queue.empty()) return;  // stopping, and everything submitted has been delivered
+      job = lane.queue.front();
+      lane.queue.pop_front();
     }
-    // Slot state is not read here: it stays kRunning until the JS thread calls Complete().
-    Slot& slot = slots_[static_cast<std::size_t>(job.slot)];
-    auto done = std::make_unique<Completion>();
-    done->slot = job.slot;
-    done->rows = job.rows;
-    done->context = job.context;
-    try {
-      slot.executor->Wait();
-      const float* out = static_cast<const float*>(slot.io.outputs[0]->data());
-      done->output.assign(out, out + job.rows);
-    } catch (const Error& e) {
-      done->error = e;
-    } catch (const std::exception& e) {
-      done->error = Error(ErrorCode::kInternal, e.what());
-    }
-    deliver_(std::move(done));
+    deliver_(RunOne(job));
   }
+}
+
+std::unique_ptr<Completion> Runner::RunOne(const Pending& job) {
+  // Slot state is not read here: it stays kRunning until the JS thread calls Complete().
+  const Slot& slot = slots_[static_cast<std::size_t>(job.slot)];
+  auto done = std::make_unique<Completion>();
+  done->slot = job.slot;
+  done->rows = job.rows;
+  done->context = job.context;
+  try {
+    slot.executor->Launch(job.rows);
+    slot.executor->Wait();
+    const float* out = static_cast<const float*>(slot.io.outputs[0]->data());
+    done->output.assign(out, out + job.rows);
+  } catch (const Error& e) {
+    done->error = e;
+  } catch (const std::exception& e) {
+    done->error = Error(ErrorCode::kInternal, e.what());
+  }
+  return done;
 }
 
 }  // namespace smartturn

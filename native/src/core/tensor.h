@@ -27,4 +27,12 @@ struct TensorSpec {
   std::size_t RowBytes() const { return static_cast<std::size_t>(RowElements()) * ElementSize(type); }
 };
 
+/** Bytes of every input and output for `rows` rows: one slot's I/O buffers. */
+inline std::size_t IoBytes(const std::vector<TensorSpec>& inputs, const std::vector<TensorSpec>& outputs, int rows) {
+  std::size_t row = 0;
+  for (const auto& spec : inputs) row += spec.RowBytes();
+  for (const auto& spec : outputs) row += spec.RowBytes();
+  return row * static_cast<std::size_t>(rows);
+}
+
 }  // namespace smartturn

@@ -2,6 +2,14 @@
 
 namespace smartturn {
 
+std::optional<DeviceMemory> QueryCudaMemory(int device) {
+  ST_CUDA_CHECK(cudaSetDevice(device));
+  DeviceMemory memory;
+  memory.device = device;
+  ST_CUDA_CHECK(cudaMemGetInfo(&memory.free_bytes, &memory.total_bytes));
+  return memory;
+}
+
 void GraphReport::Failed(const std::string& reason) {
   std::lock_guard<std::mutex> lock(mu_);
   if (failure_.empty()) failure_ = reason;
@@ -77,15 +85,22 @@ void CudaSlot::Capture() {
 }
 
 void CudaSlot::Launch(int /*rows*/) {
-  // Launch runs on the JS thread, which may have another device current.
+  // A lane's thread starts with device 0 current, and Wait() below runs on the same thread.
   ST_CUDA_CHECK(cudaSetDevice(device_));
-  // Always the whole bucket: the graph is fixed-size, and padding rows hold defined data.
-  if (exec_) {
-    ST_CUDA_CHECK(cudaGraphLaunch(exec_.get(), stream_.get()));
-  } else {
-    EnqueueBatch();
+  try {
+    // Always the whole bucket: the graph is fixed-size, and padding rows hold defined data.
+    if (exec_) {
+      ST_CUDA_CHECK(cudaGraphLaunch(exec_.get(), stream_.get()));
+    } else {
+      EnqueueBatch();
+    }
+    ST_CUDA_CHECK(cudaEventRecord(done_.get(), stream_.get()));
+  } catch (...) {
+    // Copies enqueued before the failure may still read the pinned inputs: once this throws, the
+    // slot is free and JS may write them again.
+    cudaStreamSynchronize(stream_.get());
+    throw;
   }
-  ST_CUDA_CHECK(cudaEventRecord(done_.get(), stream_.get()));
 }
 
 void CudaSlot::Wait() { ST_CUDA_CHECK(cudaEventSynchronize(done_.get())); }

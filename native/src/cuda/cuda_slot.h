@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,9 @@
 #include "cuda/cuda_raii.h"
 
 namespace smartturn {
+
+/** `device`'s free and total memory (cudaMemGetInfo, made current on this thread first). */
+std::optional<DeviceMemory> QueryCudaMemory(int device);
 
 /** Shared by a factory's slots: whether to capture, and what happened when they tried. */
 class GraphReport {
@@ -41,6 +45,7 @@ class CudaSlot : public SlotExecutor {
   CudaSlot(const SlotIo& io, int device, GraphReport& graphs);
   ~CudaSlot() override;
 
+  /** On the lane's thread: makes the slot's device current there, then replays the graph (or enqueues). */
   void Launch(int rows) override;
   void Wait() override;
 

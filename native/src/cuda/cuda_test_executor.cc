@@ -55,6 +55,8 @@ class CudaTestExecutor final : public ExecutorFactory {
   const std::vector<TensorSpec>& inputs() const override { return inputs_; }
   const std::vector<TensorSpec>& outputs() const override { return outputs_; }
   std::shared_ptr<HostBuffer> AllocateHost(std::size_t bytes) override { return std::make_shared<PinnedHostBuffer>(bytes); }
+  std::size_t SlotDeviceBytes(int bucket) const override { return IoBytes(inputs_, outputs_, bucket) + FixtureScratchBytes(bucket); }
+  std::optional<DeviceMemory> QueryDeviceMemory() const override { return QueryCudaMemory(gpu_.device); }
   std::unique_ptr<SlotExecutor> CreateSlot(const SlotIo& io) override {
     ++slots_;
     return std::make_unique<CudaTestSlot>(io, gpu_.device, graphs_, options_);

@@ -48,6 +48,8 @@ bool KeepInFp32(nvinfer1::ILayer& layer) {
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 int ApplyPrecision(nvinfer1::IBuilderConfig& config, nvinfer1::INetworkDefinition& network, Precision precision) {
   int kept = 0;
+  // TensorRT 10 sets kTF32 in every new config: a "float32" plan would multiply in TF32 (10-bit mantissa).
+  if (precision == Precision::kFloat32) config.clearFlag(nvinfer1::BuilderFlag::kTF32);
   if (precision == Precision::kBFloat16) config.setFlag(nvinfer1::BuilderFlag::kBF16);
   if (precision == Precision::kFloat16) {
     config.setFlag(nvinfer1::BuilderFlag::kFP16);
@@ -66,6 +68,27 @@ int ApplyPrecision(nvinfer1::IBuilderConfig& config, nvinfer1::INetworkDefinitio
 }
 #pragma GCC diagnostic pop
 
+/**
+ * What the plan really runs, layer by layer (IEngineInspector, detailed profiling verbosity), as
+ * TensorRT's JSON. Read through a context with the bucket's input shapes set: without one, the
+ * formats of a network with a dynamic batch read "N/A due to dynamic shapes".
+ */
+std::string LayerInformation(nvinfer1::ICudaEngine& engine, int bucket, TrtLogger& logger) {
+  std::unique_ptr<nvinfer1::IExecutionContext> context(CheckTrt(
+      engine.createExecutionContext(nvinfer1::ExecutionContextAllocationStrategy::kUSER_MANAGED), "ICudaEngine::createExecutionContext", logger));
+  for (int32_t i = 0; i < engine.getNbIOTensors(); ++i) {
+    const char* name = engine.getIOTensorName(i);
+    if (engine.getTensorIOMode(name) != nvinfer1::TensorIOMode::kINPUT) continue;
+    nvinfer1::Dims dims = engine.getTensorShape(name);
+    dims.d[0] = bucket;
+    CheckTrt(context->setInputShape(name, dims), "IExecutionContext::setInputShape", logger);
+  }
+  std::unique_ptr<nvinfer1::IEngineInspector> inspector(CheckTrt(engine.createEngineInspector(), "ICudaEngine::createEngineInspector", logger));
+  CheckTrt(inspector->setExecutionContext(context.get()), "IEngineInspector::setExecutionContext", logger);
+  const char* json = inspector->getEngineInformation(nvinfer1::LayerInformationFormat::kJSON);
+  return CheckTrt(json, "IEngineInspector::getEngineInformation", logger);
+}
+
 }  // namespace
 
 BuildResult BuildEngine(const BuildOptions& options) {
@@ -73,6 +96,8 @@ BuildResult BuildEngine(const BuildOptions& options) {
   if (lib.create_onnx_parser == nullptr) throw Error(ErrorCode::kUnavailable, lib.parser_error);
   ST_CUDA_CHECK(cudaSetDevice(options.device));
   TrtLogger logger;
+  // Declared before the builder: TensorRT requires a timing cache to outlive every builder using it.
+  std::unique_ptr<nvinfer1::ITimingCache> cache;
   std::unique_ptr<nvinfer1::IBuilder> builder(
       CheckTrt(static_cast<nvinfer1::IBuilder*>(lib.create_infer_builder(&logger, NV_TENSORRT_VERSION)), "createInferBuilder", logger));
   // Explicit batch is the only mode in TensorRT 10: no creation flags.
@@ -85,10 +110,10 @@ BuildResult BuildEngine(const BuildOptions& options) {
     throw Error(ErrorCode::kTensorRt, "IParser::parseFromFile failed for " + options.onnx_path + ": " + why);
   }
 
-  // Declared before the config that refers to it, so it is destroyed after it.
-  std::unique_ptr<nvinfer1::ITimingCache> cache;
   std::unique_ptr<nvinfer1::IBuilderConfig> config(CheckTrt(builder->createBuilderConfig(), "IBuilder::createBuilderConfig", logger));
   if (options.workspace_bytes > 0) config->setMemoryPoolLimit(nvinfer1::MemoryPoolType::kWORKSPACE, options.workspace_bytes);
+  // Detailed layer information in the plan, so the inspector below can say what each layer runs in.
+  config->setProfilingVerbosity(nvinfer1::ProfilingVerbosity::kDETAILED);
 
   // Exactly one batch size per plan: min = opt = max = the bucket, so TensorRT tunes for it alone.
   nvinfer1::IOptimizationProfile* profile = CheckTrt(builder->createOptimizationProfile(), "IBuilder::createOptimizationProfile", logger);
@@ -108,6 +133,7 @@ BuildResult BuildEngine(const BuildOptions& options) {
 
   BuildResult result;
   result.layers_kept_fp32 = ApplyPrecision(*config, *network, options.precision);
+  result.tf32 = config->getFlag(nvinfer1::BuilderFlag::kTF32);
 
   if (!options.timing_cache_path.empty()) {
     const std::vector<char> blob = ReadIfPresent(options.timing_cache_path);
@@ -135,6 +161,8 @@ BuildResult BuildEngine(const BuildOptions& options) {
     for (int k = 1; k < dims.nbDims; ++k) spec.row_shape.push_back(dims.d[k]);
     (engine->getTensorIOMode(name) == nvinfer1::TensorIOMode::kINPUT ? result.inputs : result.outputs).push_back(spec);
   }
+  result.activation_bytes = static_cast<std::size_t>(engine->getDeviceMemorySizeV2());
+  result.layer_information = LayerInformation(*engine, options.bucket, logger);
   result.tensorrt_version = TrtVersionString(lib.version);
   return result;
 }

@@ -27,6 +27,9 @@ struct BuildResult {
   std::vector<TensorSpec> outputs;
   std::size_t plan_bytes = 0;
   int layers_kept_fp32 = 0;  // normalization layers pinned to fp32 (float16 only)
+  bool tf32 = false;         // BuilderFlag::kTF32 as the plan was built (cleared for float32)
+  std::size_t activation_bytes = 0;  // the engine's getDeviceMemorySizeV2(): one batch's activations
+  std::string layer_information;     // IEngineInspector's JSON: every layer with its inputs' and outputs' formats
 };
 
 /** Blocking (minutes): call off the JS thread. */

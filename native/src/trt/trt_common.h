@@ -4,6 +4,7 @@
 #include <NvInfer.h>
 
 #include <cstdio>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -14,26 +15,39 @@
 
 namespace smartturn {
 
-/** TensorRT's log: warnings and errors to stderr; the last error kept to explain a failed call. */
+/**
+ * TensorRT's log: warnings and errors to stderr. The last error and the last few warnings are kept
+ * to explain a failed call: TensorRT reports some causes only as warnings ("CUDA initialization
+ * failure" before createInferBuilder returns null).
+ */
 class TrtLogger final : public nvinfer1::ILogger {
  public:
   void log(Severity severity, const char* msg) noexcept override {
     if (severity > Severity::kWARNING) return;
     std::fprintf(stderr, "[tensorrt] %s\n", msg);
+    std::lock_guard<std::mutex> lock(mu_);
     if (severity <= Severity::kERROR) {
-      std::lock_guard<std::mutex> lock(mu_);
       last_error_ = msg;
+    } else {
+      warnings_.emplace_back(msg);
+      if (warnings_.size() > kWarningsKept) warnings_.pop_front();
     }
   }
-  /** " (TensorRT: <last error>)" or "" when TensorRT said nothing. */
+  /** " (TensorRT: <last error>)", else " (TensorRT warned: <recent warnings>)", or "" when TensorRT said nothing. */
   std::string LastError() const {
     std::lock_guard<std::mutex> lock(mu_);
-    return last_error_.empty() ? "" : " (TensorRT: " + last_error_ + ")";
+    if (!last_error_.empty()) return " (TensorRT: " + last_error_ + ")";
+    if (warnings_.empty()) return "";
+    std::string s;
+    for (const auto& w : warnings_) s += (s.empty() ? "" : "; ") + w;
+    return " (TensorRT warned: " + s + ")";
   }
 
  private:
+  static constexpr std::size_t kWarningsKept = 3;
   mutable std::mutex mu_;
   std::string last_error_;
+  std::deque<std::string> warnings_;
 };
 
 /** Throws a TensorRT Error naming the call when `ok` is false. */

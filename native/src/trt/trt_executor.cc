@@ -57,13 +57,13 @@ bool SameSpecs(const std::vector<TensorSpec>& a, const std::vector<TensorSpec>& 
 
 class TrtSlot final : public CudaSlot {
  public:
-  TrtSlot(const SlotIo& io, int device, GraphReport& graphs, nvinfer1::ICudaEngine& engine, const Io& specs, TrtLogger& logger)
+  /** `activations`: the slot's lane's scratch, shared with the lane's slots of the other buckets (core/runner.h). */
+  TrtSlot(const SlotIo& io, int device, GraphReport& graphs, nvinfer1::ICudaEngine& engine, const Io& specs, const DeviceBuffer& activations,
+          TrtLogger& logger)
       : CudaSlot(io, device, graphs), logger_(logger) {
-    // User-managed activation memory: each slot runs concurrently with its sibling, so each needs its own.
     context_.reset(CheckTrt(engine.createExecutionContext(nvinfer1::ExecutionContextAllocationStrategy::kUSER_MANAGED),
                             "ICudaEngine::createExecutionContext", logger_));
-    activations_ = DeviceBuffer(static_cast<std::size_t>(engine.getDeviceMemorySizeV2()));
-    context_->setDeviceMemoryV2(activations_.data(), static_cast<int64_t>(activations_.size()));
+    context_->setDeviceMemoryV2(activations.data(), static_cast<int64_t>(activations.size()));
     for (std::size_t i = 0; i < specs.inputs.size(); ++i) {
       const TensorSpec& spec = specs.inputs[i];
       nvinfer1::Dims dims{};
@@ -80,13 +80,15 @@ class TrtSlot final : public CudaSlot {
     CheckTrt(context_->allInputDimensionsSpecified(), "IExecutionContext::allInputDimensionsSpecified", logger_);
     Prepare();
   }
+  // The base class synchronizes only after this class's members are gone: the context must not be
+  // destroyed while the stream may still run its work.
+  ~TrtSlot() override { cudaStreamSynchronize(stream()); }
 
  protected:
   void Compute(cudaStream_t stream) override { CheckTrt(context_->enqueueV3(stream), "IExecutionContext::enqueueV3", logger_); }
 
  private:
   TrtLogger& logger_;
-  DeviceBuffer activations_;  // declared before context_: freed after it
   std::unique_ptr<nvinfer1::IExecutionContext> context_;
 };
 
@@ -116,11 +118,17 @@ class TrtExecutor final : public ExecutorFactory {
   const std::vector<TensorSpec>& inputs() const override { return io_.inputs; }
   const std::vector<TensorSpec>& outputs() const override { return io_.outputs; }
   std::shared_ptr<HostBuffer> AllocateHost(std::size_t bytes) override { return std::make_shared<PinnedHostBuffer>(bytes); }
+  std::size_t ScratchBytes(int bucket) const override { return static_cast<std::size_t>(Engine(bucket).getDeviceMemorySizeV2()); }
+  std::size_t SlotDeviceBytes(int bucket) const override { return IoBytes(io_.inputs, io_.outputs, bucket); }
+  std::optional<DeviceMemory> QueryDeviceMemory() const override { return QueryCudaMemory(gpu_.device); }
+  void ReserveLanes(int lanes, std::size_t bytes) override {
+    ST_CUDA_CHECK(cudaSetDevice(gpu_.device));
+    for (int k = 0; k < lanes; ++k) lanes_.emplace_back(bytes);
+  }
   std::unique_ptr<SlotExecutor> CreateSlot(const SlotIo& io) override {
-    auto it = engines_.find(io.bucket);
-    if (it == engines_.end()) throw Error(ErrorCode::kOutOfRange, "no engine plan for bucket " + std::to_string(io.bucket));
+    if (static_cast<std::size_t>(io.lane) >= lanes_.size()) throw Error(ErrorCode::kInternal, "a slot was created before its lane's activations");
     ++slots_;
-    return std::make_unique<TrtSlot>(io, gpu_.device, graphs_, *it->second, io_, logger_);
+    return std::make_unique<TrtSlot>(io, gpu_.device, graphs_, Engine(io.bucket), io_, lanes_[static_cast<std::size_t>(io.lane)], logger_);
   }
   std::string Describe() const override {
     return "TensorRT " + TrtVersionString(TrtLibrary::Get().version) + ", " + std::to_string(engines_.size()) + " engines; " +
@@ -128,11 +136,18 @@ class TrtExecutor final : public ExecutorFactory {
   }
 
  private:
+  nvinfer1::ICudaEngine& Engine(int bucket) const {
+    auto it = engines_.find(bucket);
+    if (it == engines_.end()) throw Error(ErrorCode::kOutOfRange, "no engine plan for bucket " + std::to_string(bucket));
+    return *it->second;
+  }
+
   GpuOptions gpu_;
   GraphReport graphs_;
   TrtLogger logger_;  // declared first among TensorRT members: outlives everything that logs to it
   std::unique_ptr<nvinfer1::IRuntime> runtime_;
   std::map<int, std::unique_ptr<nvinfer1::ICudaEngine>> engines_;  // after runtime_: destroyed before it
+  std::vector<DeviceBuffer> lanes_;  // per lane: activations sized for the largest bucket (outlive the slots: the runner destroys them first)
   Io io_;
   int slots_ = 0;
 };

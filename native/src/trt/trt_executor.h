@@ -1,5 +1,7 @@
 // The production executor: one deserialized TensorRT engine per bucket, built for exactly that
-// batch size, and per slot an execution context with its own activation memory, stream and graph.
+// batch size; per slot an execution context with its own stream, I/O buffers and graph; per lane
+// one activation buffer, sized for the largest bucket, that the lane's contexts share (they never
+// run at once: core/runner.h).
 #pragma once
 
 #include <map>

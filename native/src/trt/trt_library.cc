@@ -47,6 +47,18 @@ TrtLibrary Load(const std::string& dir) {
   if (lib.version / 10000 != 10) {
     throw Error(ErrorCode::kUnavailable, "libnvinfer.so.10 reports TensorRT " + TrtVersionString(lib.version) + ", expected 10.x");
   }
+#ifdef ST_TENSORRT_HEADERS_CODE
+  // The headers' inline methods call into whatever the library's objects implement: an older library
+  // may lack what they call (10.0 has no setDeviceMemoryV2, for one). A newer one keeps the old API.
+  if (lib.version < ST_TENSORRT_HEADERS_CODE) {
+    throw Error(ErrorCode::kUnavailable, nvinfer_path + " is TensorRT " + TrtVersionString(lib.version) + ", older than the TensorRT " +
+                                             TrtVersionString(ST_TENSORRT_HEADERS_CODE) +
+                                             " headers this addon was compiled with; install TensorRT " +
+                                             TrtVersionString(ST_TENSORRT_HEADERS_CODE) +
+                                             " or newer, or rebuild the addon against this TensorRT's own headers "
+                                             "(TENSORRT_ROOT=<its include folder> npm run build:native)");
+  }
+#endif
   const std::string parser_path = LibraryPath(dir, "libnvonnxparser.so.10");
   void* parser = dlopen(parser_path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (parser == nullptr) {
@@ -98,6 +110,20 @@ const TrtLibrary& TrtLibrary::Get() {
   }
   if (s.failure) throw *s.failure;
   return *s.loaded;
+}
+
+TrtFindings ProbeTrt() {
+  TrtFindings f;
+#ifdef ST_WITH_TENSORRT
+  f.built = true;
+  f.headers = TrtVersionString(ST_TENSORRT_HEADERS_CODE);
+#endif
+  try {
+    f.library = TrtVersionString(TrtLibrary::Get().version);
+  } catch (const Error& e) {
+    f.problem = e.what();
+  }
+  return f;
 }
 
 void TrtLibrary::UseDirectory(const std::string& dir) {

@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <string>
 
+#include "core/status.h"
+
 namespace smartturn {
 
 struct TrtLibrary {
@@ -31,5 +33,8 @@ struct TrtLibrary {
 };
 
 std::string TrtVersionString(int32_t version);
+
+/** The TensorRT side of status(): the headers compiled against, the library loaded or why not. Never throws. */
+TrtFindings ProbeTrt();
 
 }  // namespace smartturn
