@@ -6,7 +6,8 @@ import { expect } from 'chai';
 import { OnnxBackend } from '../ts/backends/onnx.js';
 import { GatedBackend } from './helpers/backends.js';
 import type { Shot } from './helpers/loadgen.js';
-import { FIXTURE_V2, fixture, fixtureProbability, post, startTestService, type TestService } from './helpers/service.js';
+import { expectedV2, RAMP, READOUT_V2 } from './helpers/fixtures.js';
+import { fixture, post, startTestService, type TestService } from './helpers/service.js';
 
 const f4 = readFileSync(fixture('npy/f4.npy'));
 const SLOW = fixture('models/slow-v2.onnx');
@@ -31,7 +32,7 @@ describe('admission', function () {
   afterEach(async () => svc?.stop());
 
   it('does not compute requests whose clients went away while queued', async () => {
-    const backend = new GatedBackend(await OnnxBackend.open({ modelPath: FIXTURE_V2 }));
+    const backend = new GatedBackend(await OnnxBackend.open({ modelPath: READOUT_V2 }));
     svc = await startTestService({ MICRO_BATCH_WINDOW_MS: '0' }, backend);
     const computedBefore = backend.rowsComputed;
     backend.hold();
@@ -53,7 +54,7 @@ describe('admission', function () {
   });
 
   it('turns /ready false after repeated backend failures, and true again once a probe succeeds', async () => {
-    const backend = new GatedBackend(await OnnxBackend.open({ modelPath: FIXTURE_V2 }));
+    const backend = new GatedBackend(await OnnxBackend.open({ modelPath: READOUT_V2 }));
     svc = await startTestService({ MICRO_BATCH_WINDOW_MS: '0' }, backend);
     expect((await fetch(`${svc.url}/ready`)).status).to.equal(200);
     backend.failNext(3);
@@ -106,7 +107,7 @@ describe('admission', function () {
     expect(shed.length, summary).to.be.greaterThan(0);
     expect(quantile(ok.map((a) => a.ms), 0.99), summary).to.be.lessThan(1000);
     expect(quantile(shed.map((a) => a.ms), 0.99), summary).to.be.lessThan(250);
-    expect(ok.every((a) => Math.abs(a.probability! - fixtureProbability(1600)) < 1e-5)).to.equal(true);
+    expect(ok.every((a) => Math.abs(a.probability! - expectedV2(RAMP)) < 1e-5)).to.equal(true);
     expect(shed.every((a) => a.code === 'QUEUE_FULL' || a.code === 'DEADLINE_EXCEEDED')).to.equal(true);
     expect(shed.every((a) => a.retryAfter === '1')).to.equal(true);
   });

@@ -3,9 +3,12 @@ import { OnnxBackend } from '../ts/backends/onnx.js';
 import { Batcher, type BatcherOptions, type Rejection } from '../ts/batcher.js';
 import { ServeError } from '../ts/errors.js';
 import { GatedBackend } from './helpers/backends.js';
-import { FIXTURE_V2, fixtureProbability } from './helpers/service.js';
+import { expectedV2, READOUT_V2, TOLERANCE } from './helpers/fixtures.js';
 
-const clipOf = (backend: GatedBackend, n: number) => backend.family.prepare(Float32Array.from({ length: n }, (_, i) => Math.sin(i)));
+/** n samples of a sine whose frequency depends on `seed`: clips of equal length differ by their values. */
+const audio = (n: number, seed = 0) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * (1 + seed / 10)));
+const clipOf = (backend: GatedBackend, n: number, seed = 0) => backend.family.prepare(audio(n, seed));
+const expected = (n: number, seed = 0) => expectedV2(audio(n, seed));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function settle<T>(p: Promise<T>): Promise<{ value?: T; error?: ServeError }> {
@@ -23,7 +26,7 @@ describe('batcher', () => {
     new Batcher(backend, { windowMs: 5, maxQueue: 64, timeoutMs: 2000, ...options }, { rejected: (r) => rejected.push(r) });
 
   beforeEach(async () => {
-    backend = new GatedBackend(await OnnxBackend.open({ modelPath: FIXTURE_V2, buckets: [2, 4, 8] }));
+    backend = new GatedBackend(await OnnxBackend.open({ modelPath: READOUT_V2, buckets: [2, 4, 8] }));
     rejected.length = 0;
   });
   afterEach(() => backend.close());
@@ -45,7 +48,7 @@ describe('batcher', () => {
     expect(refused.error?.retryAfter).to.equal(1);
     expect(rejected).to.deep.equal(['queue_full']);
     backend.release();
-    expect((await running).probability).to.be.closeTo(fixtureProbability(100), 1e-6);
+    expect((await running).probability).to.be.closeTo(expected(100), TOLERANCE);
     expect((await Promise.all(queued)).map((r) => r.probability)).to.have.length(2);
   });
 
@@ -68,7 +71,7 @@ describe('batcher', () => {
     // Reserved before the drain began: still accepted and answered.
     const late = first.submit(clipOf(backend, 300));
     backend.release();
-    expect((await late).probability).to.be.closeTo(fixtureProbability(300), 1e-6);
+    expect((await late).probability).to.be.closeTo(expected(300), TOLERANCE);
     await running;
     await drained;
   });
@@ -110,25 +113,28 @@ describe('batcher', () => {
     expect(first.map((r) => r.error?.code)).to.deep.equal(['BACKEND_FAILED', 'BACKEND_FAILED', 'BACKEND_FAILED']);
     expect(first[0]!.error!.status).to.equal(500);
     const next = await batcher.submit(clipOf(backend, 4000));
-    expect(next.probability).to.be.closeTo(fixtureProbability(4000), 1e-6);
+    expect(next.probability).to.be.closeTo(expected(4000), TOLERANCE);
   });
 
   it('batches requests arriving within the window and pads to the smallest bucket that holds them', async () => {
     const batcher = make({ windowMs: 50 });
-    const results = await Promise.all([1000, 2000, 3000].map((n) => batcher.submit(clipOf(backend, n))));
+    // Equal lengths: only the values tell the clips apart, so a result given to the wrong request shows.
+    const results = await Promise.all([1, 2, 3].map((seed) => batcher.submit(clipOf(backend, 2000, seed))));
     expect(backend.batches).to.deep.equal([3]);
     expect(results.map((r) => [r.batchSize, r.bucket])).to.deep.equal([[3, 4], [3, 4], [3, 4]]);
-    results.forEach((r, i) => expect(r.probability).to.be.closeTo(fixtureProbability((i + 1) * 1000), 1e-6));
+    results.forEach((r, i) => expect(r.probability, `clip ${i}`).to.be.closeTo(expected(2000, i + 1), TOLERANCE));
     expect(results[0]!.inferenceTime).to.be.greaterThan(0);
   });
 
   it('dispatches as soon as the largest bucket fills, without waiting for the window', async () => {
     const batcher = make({ windowMs: 10_000 });
     const t0 = performance.now();
-    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => batcher.submit(clipOf(backend, 500 * (i + 1)))));
-    expect(performance.now() - t0).to.be.lessThan(5000);
+    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => batcher.submit(clipOf(backend, 4000, i))));
     expect(backend.batches).to.deep.equal([8]);
     expect(results.every((r) => r.bucket === 8)).to.equal(true);
+    results.forEach((r, i) => expect(r.probability, `clip ${i}`).to.be.closeTo(expected(4000, i), TOLERANCE));
+    // Well inside the 10 s window: the batch did not wait for it to close.
+    expect(performance.now() - t0).to.be.lessThan(10_000);
   });
 
   it('forms the next batch while one runs, up to the largest bucket', async () => {

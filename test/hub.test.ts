@@ -12,8 +12,8 @@ const C_PRIVATE = 'c'.repeat(40);
 const REPO = 'pipecat-ai/smart-turn-v3';
 const FILE = 'smart-turn-v3.2-cpu.onnx';
 // Big enough for a cut mid-file to leave a real partial download.
-const MODEL = Buffer.concat([readFileSync('test/fixtures/models/mean-v3.onnx'), Buffer.alloc(300_000, 7)]);
-const OLD_MODEL = readFileSync('test/fixtures/models/mean-v2.onnx');
+const MODEL = Buffer.concat([readFileSync('test/fixtures/models/readout-v3.onnx'), Buffer.alloc(300_000, 7)]);
+const OLD_MODEL = readFileSync('test/fixtures/models/readout-v2.onnx');
 const README = Buffer.from('# smart-turn v3 (fixture)\n');
 
 async function startHub(): Promise<FakeHub> {

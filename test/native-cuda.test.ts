@@ -1,21 +1,23 @@
-// The addon's real CUDA path on the CUDA TEST executor (a kernel computing the mean-v2 fixture in
+// The addon's real CUDA path on the CUDA TEST executor (a kernel computing the readout-v2 fixture in
 // place of TensorRT): pinned lent buffers, per-slot streams, graph capture and replay, fall-back
 // when capture fails, and completion off the event loop. Skips, saying why, without a GPU.
 import { expect } from 'chai';
 import { TensorRtBackend } from '../ts/backends/tensorrt.js';
 import { Batcher } from '../ts/batcher.js';
-import type { NativeEngine, NativeOpenOptions } from '../ts/native.js';
-import { addon, meanV2, rejection, skipWithoutGpu, views, WINDOW, writeRow } from './helpers/native.js';
+import type { NativeAddon, NativeEngine, NativeOpenOptions } from '../ts/native.js';
+import { readoutV2 } from './helpers/fixtures.js';
+import { rejection, skipWithoutGpu, views, WINDOW, writeRow } from './helpers/native.js';
 
+let addon: NativeAddon;
 const open = (extra: Partial<NativeOpenOptions> = {}) => addon.open({ executor: 'test-cuda', buckets: [16, 32, 64], ...extra });
 
-/** Fills `rows` rows of a slot with distinct clips and returns what mean-v2 says for each. */
+/** Fills `rows` rows of a slot with distinct clips and returns what readout-v2 says for each. */
 function fill(engine: NativeEngine, slot: number, rows: number, seed: number): number[] {
   const { values, mask } = views(engine, slot);
   const expected: number[] = [];
   for (let r = 0; r < rows; r++) {
     writeRow(values, mask, r, 1 + ((seed * 7919 + r * 104_729) % WINDOW), 0.5 + 0.01 * r);
-    expected.push(meanV2(values, mask, r));
+    expected.push(readoutV2(values, mask, r));
   }
   return expected;
 }
@@ -23,7 +25,7 @@ function fill(engine: NativeEngine, slot: number, rows: number, seed: number): n
 describe('native addon on the CUDA TEST executor', function () {
   this.timeout(60_000);
   before(function () {
-    skipWithoutGpu(this);
+    addon = skipWithoutGpu(this);
   });
 
   it('lends pinned buffers and captures one CUDA graph per slot', async () => {

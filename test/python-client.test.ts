@@ -1,5 +1,6 @@
 // clients/python against the real server: its unittest suite (clients/python/tests) run by Debian's
 // /usr/bin/python3 (python3-numpy, python3-aiohttp), with the URLs it needs.
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
 import { PYTHON } from './helpers/numpy.js';
@@ -36,9 +37,12 @@ describe('python client (clients/python)', function () {
       timeoutMs: 50_000,
     });
     expect(result.code, result.stderr).to.equal(0);
-    expect(result.stderr).to.match(/^OK/m);
-    const ran = Number(/Ran (\d+) tests/.exec(result.stderr)?.[1]);
-    expect(ran).to.be.at.least(12);
+    // Every test the suite defines ran and passed: none skipped, none missing.
+    const defined = (readFileSync(path.join(ROOT, 'clients/python/tests/test_client.py'), 'utf8').match(/^ {4}def test_/gm) ?? []).length;
+    expect(defined).to.be.at.least(13);
+    expect(Number(/^Ran (\d+) tests? in /m.exec(result.stderr)?.[1]), result.stderr).to.equal(defined);
+    expect(result.stderr.match(/ \.\.\. ok$/gm) ?? [], result.stderr).to.have.length(defined);
+    expect(result.stderr, result.stderr).to.match(/^OK$/m);
     // The suite's successful calls were answered by this server, not faked.
     const metrics = await (await fetch(`${svc.url}/metrics`)).text();
     const served = Number(/^smart_turn_requests_total\{route="\/raw",status="200"\} (\d+)/m.exec(metrics)?.[1] ?? 0);

@@ -5,7 +5,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
-import { FIXTURE_V2 } from './helpers/service.js';
+import { READOUT_V2 } from './helpers/fixtures.js';
 import { deadPort, ROOT, run } from './helpers/tools.js';
 
 const script = (name: string): string => path.join(ROOT, 'scripts', name);
@@ -42,7 +42,7 @@ describe('scripts', function () {
 
   beforeEach(async () => {
     runDir = mkdtempSync(path.join(os.tmpdir(), 'smart-turn-run-'));
-    env = { PORT: String(await deadPort()), HOST: '127.0.0.1', MODEL_PATH: FIXTURE_V2, SMART_TURN_RUN_DIR: runDir, WAIT_TIMEOUT_S: '40' };
+    env = { PORT: String(await deadPort()), HOST: '127.0.0.1', MODEL_PATH: READOUT_V2, SMART_TURN_RUN_DIR: runDir, WAIT_TIMEOUT_S: '40' };
   });
   afterEach(async () => {
     await run('bash', [script('stop.sh')], { env }); // never leave a server behind, even on failure

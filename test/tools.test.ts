@@ -7,9 +7,15 @@ import { expect } from 'chai';
 import { encodeNpy } from '../tools/lib/npy.js';
 import { diff, parseBatchMetrics, sizeRanges } from '../tools/lib/prom.js';
 import { target } from '../tools/lib/target.js';
+import { DEFAULT_SAMPLE } from '../tools/lib/cli.js';
+import { fitToSeconds, readWav, tone } from '../tools/lib/wav.js';
+import { expectedV2, TOLERANCE } from './helpers/fixtures.js';
 import { python, saveFloat32 } from './helpers/numpy.js';
-import { fixtureProbability, startTestService, type TestService } from './helpers/service.js';
+import { startTestService, type TestService } from './helpers/service.js';
 import { deadPort, runTool, silentServer } from './helpers/tools.js';
+
+/** What the fixture answers for the shipped sample fitted to `seconds`, as the tools send it. */
+const sampleAnswer = (seconds: number): number => expectedV2(fitToSeconds(readWav(DEFAULT_SAMPLE).samples, seconds));
 
 describe('tools', function () {
   this.timeout(30_000);
@@ -56,14 +62,14 @@ describe('tools', function () {
       const r = await runTool('warmup', ['--seconds', '8'], { env: { PORT: port(), AUTH_KEY: 'dev' } });
       expect(r.code, r.stderr).to.equal(0);
       const answer = JSON.parse(r.stdout);
-      expect(answer.probability).to.be.closeTo(fixtureProbability(8 * 16000), 1e-4);
+      expect(answer.probability).to.be.closeTo(sampleAnswer(8), TOLERANCE);
       expect(r.stderr).to.match(/samples\/mid\.wav \(16-bit 1 ch 16000 Hz/);
     });
 
     it('sends a tone with --tone, to SMART_TURN_URL', async () => {
       const r = await runTool('warmup', ['--tone', '--seconds', '12'], { env: { SMART_TURN_URL: `${svc.url}/raw`, AUTH_KEY: 'dev' } });
       expect(r.code, r.stderr).to.equal(0);
-      expect(JSON.parse(r.stdout).probability).to.be.closeTo(fixtureProbability(12 * 16000), 1e-4);
+      expect(JSON.parse(r.stdout).probability).to.be.closeTo(expectedV2(tone(12)), TOLERANCE);
     });
 
     it('explains a 401 and exits 1', async () => {
@@ -123,7 +129,7 @@ describe('tools', function () {
       const cwd = envFile('runpod', `# pod\nRUNPOD_TCP_HOST=127.0.0.1\nRUNPOD_TCP_PORT=${port()}\nAUTH_KEY="dev"\n`);
       const r = await runTool('client', ['--seconds', '8'], { cwd });
       expect(r.code, r.stderr).to.equal(0);
-      expect(JSON.parse(r.stdout).probability).to.be.closeTo(fixtureProbability(8 * 16000), 1e-4);
+      expect(JSON.parse(r.stdout).probability).to.be.closeTo(sampleAnswer(8), TOLERANCE);
       expect(r.stderr).to.match(/RUNPOD_TCP_HOST\/PORT from \.env; AUTH_KEY from \.env/);
     });
 

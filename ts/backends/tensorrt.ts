@@ -143,7 +143,7 @@ export interface TensorRtOptions extends EngineLocation {
   reason?: string;
 }
 
-/** TEST executors of the addon: the mean-v2 fixture model on the CPU or a CUDA kernel. Never for serving. */
+/** TEST executors of the addon: the readout-v2 fixture model on the CPU or a CUDA kernel. Never for serving. */
 export interface TensorRtTestOptions {
   executor: 'test-host' | 'test-cuda';
   buckets: readonly number[];
@@ -240,7 +240,7 @@ export class TensorRtBackend implements Backend {
     if (!native.addon) throw new Error(native.reason);
     return TensorRtBackend.#open(
       native.addon.open({ ...options, buckets: [...options.buckets] }),
-      `mean-v2 fixture on the ${options.executor} TEST executor`,
+      `readout-v2 fixture on the ${options.executor} TEST executor`,
       `TEST executor ${options.executor}`,
     );
   }

@@ -47,8 +47,10 @@ class SmartTurnBadAnswer(SmartTurnError):
 
 
 def encode(audio: np.ndarray) -> bytes:
-    """np.save bytes of ``audio`` as float32 mono, as Pipecat's HttpSmartTurnAnalyzer sends them."""
-    samples = np.asarray(audio, dtype=np.float32)
+    """np.save bytes of ``audio`` as mono float32, as Pipecat's HttpSmartTurnAnalyzer sends them; an
+    int16 array (Pipecat's own buffer) stays int16, half the bytes, which the server scales by 1/32768."""
+    audio = np.asarray(audio)
+    samples = audio.astype("<i2") if audio.dtype == np.int16 else audio.astype(np.float32)
     if samples.ndim == 2 and 1 in samples.shape:
         samples = samples.reshape(-1)
     if samples.ndim != 1:

@@ -14,26 +14,22 @@ std::vector<TensorSpec> MeanV2Inputs() {
 
 std::vector<TensorSpec> MeanV2Outputs() { return {{"logits", DataType::kFloat32, {1}}}; }
 
+float ReadoutWeight(int64_t i) {
+  const uint32_t k = static_cast<uint32_t>(i) * 2654435761u;  // wraps mod 2^32 by definition
+  return static_cast<float>(k >> 8) * 0x1p-24f - 0.5f;
+}
+
 float MeanV2Row(const float* values, const int64_t* mask, int64_t window) {
-  // Float accumulation, like ONNX Runtime's ReduceSum, but pairwise in blocks so the error stays
-  // near ORT's rather than growing with the 256000-element row.
-  float total = 0.0f;
-  float count = 0.0f;
-  for (int64_t start = 0; start < window; start += 1024) {
-    float t = 0.0f;
-    float c = 0.0f;
-    const int64_t end = std::min(window, start + 1024);
-    for (int64_t i = start; i < end; ++i) {
-      const float m = static_cast<float>(mask[i]);
-      t += values[i] * m;
-      c += m;
-    }
-    total += t;
-    count += c;
+  // Double accumulation: closer to the float64 reference the tests use than ONNX Runtime's float sums.
+  double s = 0.0;
+  double c = 0.0;
+  for (int64_t i = 0; i < window; ++i) {
+    const double m = static_cast<double>(mask[i]);
+    s += static_cast<double>(ReadoutWeight(i)) * values[i] * m;
+    c += m;
   }
-  const float mean = total / std::max(count, 1.0f);
-  const float z = mean + 8.0f * (count / static_cast<float>(window) - 0.5f);
-  return 1.0f / (1.0f + std::exp(-z));
+  const double z = 4.0 * s / std::sqrt(std::max(c, 1.0)) + 4.0 * (c / static_cast<double>(window) - 0.5);
+  return static_cast<float>(1.0 / (1.0 + std::exp(-z)));
 }
 
 void MaybeInjectFault(const TestExecutorOptions& options, TestFault::Stage stage, int rows) {
@@ -80,7 +76,7 @@ class HostTestExecutor final : public ExecutorFactory {
   const std::vector<TensorSpec>& outputs() const override { return outputs_; }
   std::shared_ptr<HostBuffer> AllocateHost(std::size_t bytes) override { return AllocateAlignedHost(bytes); }
   std::unique_ptr<SlotExecutor> CreateSlot(const SlotIo& io) override { return std::make_unique<HostSlot>(io, options_); }
-  std::string Describe() const override { return "TEST executor on the host CPU computing the mean-v2 fixture model"; }
+  std::string Describe() const override { return "TEST executor on the host CPU computing the readout-v2 fixture model"; }
 
  private:
   TestExecutorOptions options_;

@@ -1,4 +1,4 @@
-// TEST executors: they compute the fixture model (test/fixtures/models/mean-v2.onnx, made by
+// TEST executors: they compute the fixture model (test/fixtures/models/readout-v2.onnx, made by
 // scripts/make_fixtures.py) instead of running TensorRT, so the whole addon except the TensorRT
 // calls can be exercised without TensorRT (host) or without a GPU (both). Never used to serve.
 #pragma once
@@ -13,12 +13,18 @@
 
 namespace smartturn {
 
-/** mean-v2's interface: input_values float32 [B, 256000], attention_mask int64 [B, 256000], logits float32 [B, 1]. */
+/** readout-v2's interface (the C++ names keep their first fixture's name): input_values float32 [B, 256000], attention_mask int64 [B, 256000], logits float32 [B, 1]. */
 constexpr int64_t kMeanV2Window = 16 * 16000;
 std::vector<TensorSpec> MeanV2Inputs();
 std::vector<TensorSpec> MeanV2Outputs();
 
-/** p = sigmoid(masked_mean(values) + 8 * (sum(mask) / window - 0.5)), as the ONNX graph computes it. */
+/** The read-out weight of flat index i: (((i * 2654435761) mod 2^32) >> 8) * 2^-24 - 0.5, exact in float. */
+float ReadoutWeight(int64_t i);
+
+/**
+ * readout-v2 (scripts/make_fixtures.py): c = sum(mask), s = sum(w * values * mask),
+ * p = sigmoid(4 s / sqrt(max(c, 1)) + 4 (c / window - 0.5)).
+ */
 float MeanV2Row(const float* values, const int64_t* mask, int64_t window);
 
 /** A failure to inject, so tests can follow each error path out to a rejected Promise. */
