@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { cachedFile, HubError, hubDownload, hubOptionsFromEnv, repoFolder, type HubOptions } from '../ts/model/hub.js';
+import { cachedFile, HubError, hubDownload, repoFolder, type HubOptions } from '../ts/model/hub.js';
 import { FakeHub, gitBlobSha1, sha256 } from './helpers/hub-server.js';
 
 const C_MAIN = 'a'.repeat(40);
@@ -81,39 +81,6 @@ describe('hub download and cache', () => {
         const err = await hubDownload(REPO, FILE, rev, options()).catch((e: unknown) => e);
         expect(err).to.be.instanceOf(HubError).with.property('code', 'BAD_ARGUMENT');
       }
-    });
-  });
-
-  describe('settings from the environment, as the Hub clients read them', () => {
-    it('defaults to huggingface.co and ~/.cache/huggingface/hub, online, 10 s timeouts', () => {
-      const o = hubOptionsFromEnv({ HOME: '/home/x' });
-      expect(o.endpoint).to.equal('https://huggingface.co');
-      expect(o.cacheDir).to.match(/\.cache\/huggingface\/hub$/);
-      expect(o.offline).to.equal(false);
-      expect(o.etagTimeoutMs).to.equal(10_000);
-    });
-
-    it('reads HF_ENDPOINT, HF_HOME, HF_HUB_CACHE, HF_TOKEN, HF_HUB_OFFLINE and the timeouts', () => {
-      const o = hubOptionsFromEnv({
-        HF_ENDPOINT: 'http://mirror.local/',
-        HF_HOME: '/data/hf',
-        HF_TOKEN: 'hf_abc',
-        HF_HUB_OFFLINE: 'true',
-        HF_HUB_ETAG_TIMEOUT: '3',
-        HF_HUB_DOWNLOAD_TIMEOUT: '60',
-      });
-      expect(o).to.include({ endpoint: 'http://mirror.local', cacheDir: '/data/hf/hub', token: 'hf_abc', offline: true });
-      expect(o.etagTimeoutMs).to.equal(3000);
-      expect(o.downloadTimeoutMs).to.equal(60_000);
-      expect(hubOptionsFromEnv({ HF_HOME: '/data/hf', HF_HUB_CACHE: '/fast/hub' }).cacheDir).to.equal('/fast/hub');
-      for (const v of ['1', 'ON', 'yes']) expect(hubOptionsFromEnv({ HF_HUB_OFFLINE: v }).offline).to.equal(true);
-      for (const v of ['0', 'false', '']) expect(hubOptionsFromEnv({ HF_HUB_OFFLINE: v }).offline).to.equal(false);
-    });
-
-    it('takes the token from $HF_HOME/token when HF_TOKEN is unset', async () => {
-      await fs.writeFile(path.join(cache, 'token'), 'hf_from_file\n');
-      expect(hubOptionsFromEnv({ HF_HOME: cache }).token).to.equal('hf_from_file');
-      expect(hubOptionsFromEnv({ HF_HOME: cache, HF_TOKEN: 'hf_env' }).token).to.equal('hf_env');
     });
   });
 

@@ -270,13 +270,18 @@ asyncio.run(main())`;
   });
 
   describe('start-up', () => {
-    it('stops with a message naming a bad variable', () => {
-      const result = spawnSync(process.execPath, ['--import', 'tsx', 'ts/main.ts'], {
-        env: { ...process.env, MODEL_PATH: READOUT_V2, BATCH_BUCKETS: '16,x' },
-        encoding: 'utf8',
-      });
-      expect(result.status).to.equal(2);
-      expect(result.stderr).to.match(/BATCH_BUCKETS: expected a whole number, got "x"/);
+    it('stops with a message naming a bad variable, the Hub\'s too', () => {
+      for (const [name, value, message] of [
+        ['BATCH_BUCKETS', '16,x', /BATCH_BUCKETS: expected a whole number, got "x"/],
+        ['HF_HUB_ETAG_TIMEOUT', 'ten', /HF_HUB_ETAG_TIMEOUT: expected a number, got "ten"/],
+      ] as const) {
+        const result = spawnSync(process.execPath, ['--import', 'tsx', 'ts/main.ts'], {
+          env: { ...process.env, MODEL_PATH: READOUT_V2, [name]: value },
+          encoding: 'utf8',
+        });
+        expect(result.status).to.equal(2);
+        expect(result.stderr).to.match(message);
+      }
     });
   });
 });

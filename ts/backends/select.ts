@@ -3,7 +3,6 @@
 import path from 'node:path';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
-import { hubOptionsFromEnv } from '../model/hub.js';
 import { DEFAULT_MODEL_ID, resolveModel } from '../model/resolve.js';
 import type { Backend } from './backend.js';
 import { OnnxBackend } from './onnx.js';
@@ -22,7 +21,7 @@ export async function openBackend(config: Config, log: Logger): Promise<Backend>
     if (config.backend === 'tensorrt') throw new Error(`BACKEND=tensorrt, but TensorRT cannot serve: ${trt.reason}`);
     why = `BACKEND=auto: ONNX Runtime on the CPU, since TensorRT cannot serve (${trt.reason})`;
   }
-  const model = await resolveModel(config, 'onnx', hubOptionsFromEnv(process.env, (line) => log.info(line)));
+  const model = await resolveModel(config, 'onnx', { ...config.hub, log: (line) => log.info(line) });
   return OnnxBackend.open({
     modelPath: model.path,
     buckets: config.batchBuckets,
