@@ -2,6 +2,7 @@ import { execFile, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import { expect } from 'chai';
 import { OnnxBackend } from '../ts/backends/onnx.js';
 import { whisperLogMel } from '../ts/features/mel.js';
@@ -167,6 +168,16 @@ describe('server', function () {
       expect(low.json.error.message).to.match(/from 8000 to 192000/);
     });
 
+    it('keeps the last 16 s of a longer clip at another declared rate, resampling only what it keeps', async () => {
+      const clip = noise(20 * 48_000, 0.2, 9);
+      const answer = await post(`${svc.url}/raw?sample_rate=48000`, encodeNpy(clip));
+      expect(answer.status).to.equal(200);
+      // The whole clip resampled, then its last 16 s: the server's shortcut must give the same answer.
+      const whole = resampleTo16k(clip, 48_000);
+      expect(answer.json.probability).to.be.closeTo(expectedV2(whole), TOLERANCE);
+      expect(expectedV2(whole.subarray(0, 256_000)), 'the first 16 s would answer otherwise').not.to.be.closeTo(expectedV2(whole), 1e-3);
+    });
+
     it('honours and echoes X-Request-Id', async () => {
       const answer = await post(`${svc.url}/raw`, f4, { 'x-request-id': 'agent-42.turn-7' });
       expect(answer.headers.get('x-request-id')).to.equal('agent-42.turn-7');
@@ -215,6 +226,34 @@ describe('server', function () {
       const text = await (await fetch(`${svc.url}/metrics`)).text();
       expect(text).to.match(/^smart_turn_batches_total\{bucket="4"\} 1$/m);
       expect(text).not.to.match(/^smart_turn_batches_total\{bucket="(2|8)"\}/m);
+    });
+  });
+
+  describe('connection limit', () => {
+    it('MAX_CONNECTIONS from the environment: a connection past it is closed unanswered, and one is taken again once another closes', async () => {
+      svc = await startTestService({ MAX_CONNECTIONS: '2' });
+      /** Connects and sends GET /health; resolves with the socket once the first answer arrived, or with what came before close. */
+      const health = (): Promise<{ socket: net.Socket; answered: string }> =>
+        new Promise((resolve) => {
+          const socket = net.connect(svc.port, '127.0.0.1', () => socket.write('GET /health HTTP/1.1\r\nHost: x\r\n\r\n'));
+          let text = '';
+          socket.on('data', (d) => {
+            text += d;
+            if (text.includes('{"ok":true}')) resolve({ socket, answered: text });
+          });
+          socket.on('error', () => undefined);
+          socket.on('close', () => resolve({ socket, answered: text }));
+        });
+      // Two kept-alive connections, each answered, so the server counts both.
+      const held = [await health(), await health()];
+      expect(held.map((h) => h.answered)).to.satisfy((a: string[]) => a.every((t) => t.startsWith('HTTP/1.1 200')));
+      const third = await health();
+      expect(third.answered, 'closed without an answer').to.equal('');
+      held[0]!.socket.destroy();
+      let again = await health();
+      for (let tries = 0; again.answered === '' && tries < 100; tries++) again = await health(); // until the server has seen the close
+      expect(again.answered).to.match(/^HTTP\/1\.1 200/);
+      for (const h of [held[1]!, again]) h.socket.destroy();
     });
   });
 
