@@ -250,7 +250,10 @@ async function download(meta: Metadata, blob: string, name: string, options: Hub
   const partial = `${blob}.incomplete`;
   await fs.mkdir(path.dirname(blob), { recursive: true });
   // The ETag is the content's sha256 for LFS files and its git blob id for the rest: both checkable.
+  // Anything else (a mirror's own ETag) checks nothing: warned, not refused, as huggingface_hub
+  // itself never verifies content; the size is still checked.
   const check = SHA256.test(meta.etag) ? 'sha256' : COMMIT.test(meta.etag) ? 'git-sha1' : undefined;
+  if (check === undefined) options.log(`${name}: the ETag ${meta.etag} is neither a sha256 nor a git hash: only the size can be checked`);
   const hash = createHash(check === 'git-sha1' ? 'sha1' : 'sha256');
   if (check === 'git-sha1') hash.update(`blob ${meta.size}\0`);
 
@@ -319,7 +322,7 @@ async function download(meta: Metadata, blob: string, name: string, options: Hub
     }
     await fs.rename(partial, blob);
     const secs = (Date.now() - started) / 1000;
-    options.log(`downloaded ${name} (${mb(meta.size)}) in ${secs.toFixed(1)} s${check ? `, ${check} verified` : ''}`);
+    options.log(`downloaded ${name} (${mb(meta.size)}) in ${secs.toFixed(1)} s, ${check ? `${check} verified` : 'size checked, content NOT verified'}`);
   } finally {
     clearTimeout(timer);
     await file?.close().catch(() => undefined);
