@@ -35,7 +35,7 @@ export async function openBackend(config: Config, log: Logger): Promise<Backend>
  * Where `npm run build:engines` put the plans for the configured model: named after MODEL_PATH's file
  * (and checked against its hash) or after the model id. Nothing is downloaded to find out.
  */
-function engineLocation(config: Config): EngineLocation {
+export function engineLocation(config: Config): EngineLocation {
   const model = config.modelPath ? path.basename(config.modelPath, '.onnx') : (config.modelId ?? DEFAULT_MODEL_ID.tensorrt);
   return { enginesDir: config.enginesDir, model, dtype: config.dtype, onnxPath: config.modelPath, buckets: config.batchBuckets };
 }
