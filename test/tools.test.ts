@@ -158,11 +158,10 @@ describe('tools', function () {
       const silent = await silentServer();
       try {
         const cwd = envFile('silent', `SMART_TURN_URL=${silent.url}\n`);
-        const t0 = performance.now();
+        // Only the timeout ends this run (the server never answers): the message says which one it was.
         const r = await runTool('client', ['--tone', '--timeout', '0.5'], { cwd });
         expect(r.code).to.equal(1);
         expect(r.stderr).to.match(/gave no answer within the timeout \(no answer within 0\.5 s\)/);
-        expect(performance.now() - t0).to.be.below(10_000);
       } finally {
         await silent.close();
       }
