@@ -140,6 +140,17 @@ describe('server', function () {
       expect(answer.json.prediction).to.equal(0);
     });
 
+    it('predicts 1 only above THRESHOLD: a probability equal to it is 0', async () => {
+      const p = (await post(`${svc.url}/raw`, f4)).json.probability as number;
+      await svc.stop();
+      for (const [threshold, prediction] of [[p, 0], [p - 1e-6, 1]] as const) {
+        svc = await startTestService({ THRESHOLD: String(threshold) });
+        const answer = await post(`${svc.url}/raw`, f4);
+        expect([answer.json.probability, answer.json.prediction], `THRESHOLD=${threshold}`).to.deep.equal([p, prediction]);
+        await svc.stop();
+      }
+    });
+
     it('accepts application/x-npy and a charset parameter', async () => {
       expect((await post(`${svc.url}/raw`, f4, { 'content-type': 'application/x-npy' })).status).to.equal(200);
       expect((await post(`${svc.url}/raw`, f4, { 'content-type': 'application/octet-stream; charset=binary' })).status).to.equal(200);
