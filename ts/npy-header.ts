@@ -14,8 +14,8 @@ export const MAX_HEADER_CHARS = 10_000;
 const MAX_NESTING = 200;
 
 export interface NpyHeader {
-  /** The dtype string, when the header gives one (a list or tuple here is a structured dtype). */
-  descr: string | 'structured';
+  /** The dtype string; null when the header gives a list or tuple (a structured dtype). */
+  descr: string | null;
   fortranOrder: boolean;
   /** Dimensions as Python ints; may be negative or huge: the caller checks them against the body. */
   shape: bigint[];
@@ -60,7 +60,7 @@ function readHeader(text: string, major: number): NpyHeader {
   if (fortran.t !== 'bool') throw bad(".npy header's 'fortran_order' is not True or False");
   if (descr.t !== 'str' && descr.t !== 'list' && descr.t !== 'tuple') throw bad(".npy header's 'descr' is not a dtype");
   return {
-    descr: descr.t === 'str' ? descr.v : 'structured',
+    descr: descr.t === 'str' ? descr.v : null,
     fortranOrder: fortran.v,
     shape: shape.items.map((d) => (d.t === 'int' ? d.v : d.t === 'bool' && d.v ? 1n : 0n)),
   };

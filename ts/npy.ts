@@ -53,7 +53,7 @@ export function decodeNpy(body: Buffer): NpyAudio {
   }
   // A single row or column has the same bytes in either order, so fortran_order is only validated.
   const { descr, shape } = parseNpyHeader(headerText(body, headerStart, dataStart, major), major);
-  if (descr === 'structured') throw bad('structured (record) dtypes are not accepted: send a plain float32 array');
+  if (descr === null) throw bad('structured (record) dtypes are not accepted: send a plain float32 array');
   if (descr.includes('O')) throw bad('object arrays (pickled data) are not accepted: send a float32 array');
   const length = sampleCount(shape);
   const dtype = normaliseDescr(descr);
