@@ -69,7 +69,7 @@ async def predict(
     headers: Optional[Mapping[str, str]] = None,
     timeout: float = 3.0,
 ) -> dict[str, Any]:
-    """Posts 16 kHz mono float32 ``audio`` to ``url`` (the server's /raw route).
+    """Posts 16 kHz mono ``audio`` to ``url`` (the server's /raw route): float32, or int16 as it is.
 
     ``timeout`` bounds the whole exchange (connect, upload, answer), as Pipecat bounds it by
     ``stop_secs``. ``auth_key`` becomes ``Authorization: Key <auth_key>``; ``headers`` are added as
