@@ -1,7 +1,9 @@
-// npm run mutate [-- group...]: mutation testing of the request path with StrykerJS, one run per group
-// of modules against the test files that exercise them (a mutant is run only against the tests that
-// cover it), then a score per module and the list of survivors. Not part of `npm test`: a full run takes
-// a long time on a small machine. Reports: reports/mutation/<group>.json, and summary.json.
+// npm run mutate [-- [--full] group...]: mutation testing of the request path with StrykerJS, one run per
+// group of modules against the test files that exercise them (a mutant is run only against the tests
+// that cover it), then a score per module and the list of survivors. Not part of `npm test`: a full run
+// takes an hour or more on a small machine. Runs are incremental (reports/mutation/<group>.incremental.json):
+// a mutant whose code and tests did not change keeps its last result; --full tests every mutant again.
+// Reports: reports/mutation/<group>.json, and summary.json.
 // Child-process tests (drain, scripts, tools, python client) are left out: the mutant is switched on in
 // the test runner's process only.
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -44,6 +46,9 @@ async function runGroup(name: string, group: Group): Promise<MutantResult[]> {
     jsonReporter: { fileName: path.join(REPORTS, `${name}.json`) },
     tempDirName: '.stryker-tmp',
     cleanTempDir: 'always',
+    incremental: true,
+    incrementalFile: path.join(REPORTS, `${name}.incremental.json`),
+    force: full,
   };
   return new Stryker(options).runMutationTest();
 }
@@ -54,7 +59,8 @@ const score = (results: MutantResult[]): string => {
   return `${detected}/${valid} detected (${valid ? ((100 * detected) / valid).toFixed(1) : '-'} %)`;
 };
 
-const wanted = process.argv.slice(2);
+const full = process.argv.includes('--full');
+const wanted = process.argv.slice(2).filter((arg) => arg !== '--full');
 const unknown = wanted.filter((g) => !(g in GROUPS));
 if (unknown.length) {
   console.error(`unknown group(s) ${unknown.join(', ')}; groups: ${Object.keys(GROUPS).join(', ')}`);
