@@ -5,6 +5,7 @@ import { decodeNpy } from '../ts/npy.js';
 import { fixture } from './helpers/service.js';
 import { python } from './helpers/numpy.js';
 import { numpyVerdicts } from './helpers/npy-oracle.js';
+import { DICT, mutatedHeaders } from './helpers/python-syntax.js';
 
 const npy = (name: string): Buffer => readFileSync(fixture(`npy/${name}`));
 const RAMP = Float32Array.from({ length: 1600 }, (_, i) => i / 1600 - 0.5);
@@ -54,7 +55,7 @@ describe('npy', () => {
     it('a dict with a key more', () =>
       rejects(handmade("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), 'x': 1}", floats([1])), /exactly the keys/));
     it('text after the dict', () =>
-      rejects(handmade("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), } trailing", floats([1])), /text after the header dict/));
+      rejects(handmade("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), } trailing", floats([1])), /text after the literal/));
     it('a parenthesized number as the shape (an int, not a tuple)', () =>
       rejects(handmade("{'descr': '<f4', 'fortran_order': False, 'shape': (1)}", floats([1])), /'shape' is not a tuple of integers/));
     it('brackets nested as deep as CPython refuses', () =>
@@ -148,7 +149,6 @@ describe('npy', () => {
         return false;
       }
     };
-    const DICT = "{'descr': '<f4', 'fortran_order': False, 'shape': (16,), }";
 
     // Python's literal syntax in the places NumPy's own reader allows it, each checked against NumPy.
     const CASES: ReadonlyArray<readonly [string, number, boolean]> = [
@@ -186,27 +186,10 @@ describe('npy', () => {
 
     it('agrees with np.load on 3000 headers mutated at random, in format versions 1.0, 2.0 and 3.0', function () {
       this.timeout(60_000);
-      let seed = 20261201;
-      const random = (): number => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
-      const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
-      // Pieces of Python syntax and whitespace that change how a header tokenizes.
-      const PIECES = [' ', '\t', '\f', '\n', '\r', '#', '\\', '\\\n', 'L', ' L', "'", '"', "'''", '(', ')', ',', ':', '{', '}', '[', ']', '0', '1', '16', '_', 'x', 'j', '.', '-', '+', 'b', 'r', 'u', 'f', 'True', 'None', '\v', '\xa0', 'é', "'descr': '<f4', ", "'shape': (16,), ", '(16)', '((16,))', '0x10', '1_6', '016', '\\x3c', "'<' 'f4'", '#c\n', '\n ', '\n\t', ' \\\n', 'set()', '...', '1+2j', '-1', '=f4', '>f4', '<f8', '<i2'];
-      const bodies: Buffer[] = [];
-      const names: string[] = [];
-      for (let i = 0; i < 3000; i++) {
-        let header = `${DICT}${' '.repeat(Math.floor(random() * 8))}\n`;
-        for (let edit = 1 + Math.floor(random() * 3); edit > 0; edit--) {
-          const at = Math.floor(random() * (header.length + 1));
-          const piece = pick(PIECES);
-          const op = random();
-          if (op < 0.35) header = header.slice(0, at) + piece + header.slice(at + piece.length);
-          else if (op < 0.8) header = header.slice(0, at) + piece + header.slice(at);
-          else header = header.slice(0, at) + header.slice(at + 1 + Math.floor(random() * 3));
-        }
-        const major = pick([1, 2, 3]);
-        names.push(`v${major} ${JSON.stringify(header)}`);
-        bodies.push(withHeader(header, major));
-      }
+      const headers = mutatedHeaders(3000, 20261201);
+      const majors = headers.map((_, i) => 1 + (i % 3));
+      const names = headers.map((h, i) => `v${majors[i]} ${JSON.stringify(h)}`);
+      const bodies = headers.map((h, i) => withHeader(h, majors[i]!));
       const numpy = numpyVerdicts(bodies);
       const disagree = bodies.map((body, i) => [accepts(body), numpy[i]] as const).flatMap(([ours, theirs], i) => (ours === (theirs === 'served') ? [] : [`${names[i]}: NumPy ${theirs}, ours ${ours}`]));
       expect(disagree).to.deep.equal([]);
