@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { OnnxBackend } from '../ts/backends/onnx.js';
-import { Batcher, type BatcherOptions, type Rejection } from '../ts/batcher.js';
+import { Batcher, combineEvents, type BatcherEvents, type BatcherOptions, type Rejection } from '../ts/batcher.js';
 import { ServeError } from '../ts/errors.js';
 import { GatedBackend } from './helpers/backends.js';
 import { expectedV2, READOUT_V2, TOLERANCE } from './helpers/fixtures.js';
@@ -161,5 +161,130 @@ describe('batcher', () => {
     expect((await Promise.all(accepted)).length).to.equal(2);
     expect(batcher.queueDepth).to.equal(0);
     expect(batcher.inFlight).to.equal(0);
+  });
+  describe('what it reports and what it says', () => {
+    interface Seen {
+      batches: Array<Parameters<NonNullable<BatcherEvents['batch']>>[0]>;
+      waits: number[];
+      rejected: Rejection[];
+    }
+    const listen = (seen: Seen): BatcherEvents => ({
+      batch: (info) => seen.batches.push(info),
+      dispatched: (wait) => seen.waits.push(wait),
+      rejected: (reason) => seen.rejected.push(reason),
+    });
+
+    it('tells every listener of each batch, dispatch wait (in seconds) and refusal', async () => {
+      const seen: Seen[] = [0, 1].map(() => ({ batches: [], waits: [], rejected: [] }));
+      backend.hold();
+      const batcher = new Batcher(backend, { windowMs: 0, maxQueue: 2, timeoutMs: 5000 }, combineEvents(...seen.map(listen)));
+      const first = batcher.submit(clipOf(backend, 100)); // runs at once, held
+      await sleep(5);
+      const queued = [batcher.submit(clipOf(backend, 200, 1)), batcher.submit(clipOf(backend, 200, 2))];
+      const refused = await settle(batcher.submit(clipOf(backend, 200, 3)));
+      expect(refused.error?.message).to.equal('server is at capacity (2 requests queued); retry shortly');
+      await sleep(50); // the held batch takes at least this long, and the queued ones wait at least this long
+      backend.release();
+      const [one, two, three] = await Promise.all([first, ...queued]);
+      for (const s of seen) {
+        expect(s.rejected).to.deep.equal(['queue_full']);
+        expect(s.batches.map((b) => [b.size, b.bucket, b.ok])).to.deep.equal([[1, 2, true], [2, 2, true]]);
+        // Seconds, not milliseconds: the held batch took 50 ms or more, and far less than the test's 20 s.
+        expect(s.batches[0]!.seconds).to.be.at.least(0.05).and.below(20);
+        expect(s.waits).to.have.length(3);
+        expect(s.waits.slice(1).every((w) => w >= 0.05 && w < 20)).to.equal(true);
+      }
+      expect(one!.inferenceTime).to.equal(seen[0]!.batches[0]!.seconds);
+      expect([two!.queueWait, three!.queueWait]).to.deep.equal(seen[0]!.waits.slice(1));
+      expect([one!.batchSize, two!.batchSize, three!.batchSize]).to.deep.equal([1, 2, 2]);
+    });
+
+    it('says why a request was refused, with Retry-After where a retry can succeed', async () => {
+      backend.hold();
+      const batcher = make({ windowMs: 0, timeoutMs: 50 });
+      const running = batcher.submit(clipOf(backend, 100));
+      await sleep(5);
+      const late = await settle(batcher.submit(clipOf(backend, 200)));
+      expect([late.error?.message, late.error?.retryAfter]).to.deep.equal(['request waited 50 ms without reaching the model; the server is overloaded, retry shortly', 1]);
+      const gone = new AbortController();
+      const abandoned = settle(batcher.submit(clipOf(backend, 200), gone.signal));
+      gone.abort();
+      expect((await abandoned).error?.message).to.equal('client disconnected while its request was queued');
+      const draining = batcher.drain();
+      const closed = await settle(batcher.submit(clipOf(backend, 200)));
+      expect([closed.error?.message, closed.error?.retryAfter]).to.deep.equal(['the server is shutting down; retry on another replica', 1]);
+      expect(rejected).to.deep.equal(['expired', 'aborted', 'shutting_down']);
+      backend.release();
+      await running;
+      await draining;
+    });
+
+    it('fails a batch whose rows cannot be written: BACKEND_FAILED with the cause, nothing run, and serves on', async () => {
+      const seen: Seen = { batches: [], waits: [], rejected: [] };
+      const batcher = new Batcher(backend, { windowMs: 0, maxQueue: 8, timeoutMs: 5000 }, listen(seen));
+      const broken = new Error('row write failed');
+      const failed = await settle(batcher.submit({ usedSamples: 1, write: () => { throw broken; } }));
+      expect([failed.error?.code, failed.error?.message, failed.error?.cause]).to.deep.equal(['BACKEND_FAILED', 'the model failed on the batch this request was in; retry', broken]);
+      expect(seen.batches).to.deep.equal([{ size: 1, bucket: 2, seconds: 0, ok: false, error: broken }]);
+      expect(backend.batches, 'nothing was run').to.deep.equal([]);
+      expect((await batcher.submit(clipOf(backend, 300))).probability).to.be.closeTo(expected(300), TOLERANCE);
+    });
+
+    it('a reservation: used once; a request whose client left before it was queued is refused and frees its place', async () => {
+      const batcher = make({ maxQueue: 1, windowMs: 0 });
+      const reservation = batcher.reserve();
+      const gone = await settle(reservation.submit(clipOf(backend, 100), AbortSignal.abort()));
+      expect([gone.error?.code, gone.error?.message]).to.deep.equal(['CLIENT_GONE', 'client disconnected before its request was queued']);
+      expect(rejected).to.deep.equal(['aborted']);
+      expect((await settle(reservation.submit(clipOf(backend, 100)))).error?.message).to.equal('reservation already used');
+      expect(backend.rowsComputed, 'never computed').to.equal(0);
+      expect((await batcher.submit(clipOf(backend, 100))).probability).to.be.closeTo(expected(100), TOLERANCE);
+    });
+
+    it('a client leaving after its batch left changes nothing: it and the queue behind it are answered', async () => {
+      backend.hold();
+      const batcher = make({ windowMs: 0 });
+      const leaving = new AbortController();
+      const dispatched = batcher.submit(clipOf(backend, 100), leaving.signal);
+      await sleep(5);
+      const behind = batcher.submit(clipOf(backend, 200, 1));
+      leaving.abort();
+      expect(batcher.queueDepth).to.equal(1);
+      backend.release();
+      expect((await dispatched).probability).to.be.closeTo(expected(100), TOLERANCE);
+      expect((await behind).probability).to.be.closeTo(expected(200, 1), TOLERANCE);
+      expect(rejected).to.deep.equal([]);
+    });
+
+    it('drain resolves at once when idle, and otherwise only after the last batch and the last reservation', async () => {
+      await make().drain();
+      const order: string[] = [];
+      backend.hold();
+      const running = make({ windowMs: 0 });
+      const answer = running.submit(clipOf(backend, 100)).then(() => order.push('answered'));
+      await sleep(5);
+      const drained = running.drain().then(() => order.push('drained'));
+      await sleep(20);
+      backend.release();
+      await Promise.all([answer, drained]);
+      expect(order).to.deep.equal(['answered', 'drained']);
+
+      const reserving = make({ windowMs: 0 });
+      const reservation = reserving.reserve();
+      let drainedYet = false;
+      const waiting = reserving.drain().then(() => (drainedYet = true));
+      await sleep(20);
+      expect(drainedYet, 'a reservation alone holds the drain').to.equal(false);
+      reservation.cancel();
+      await waiting;
+    });
+
+    it('keeps the queue limit a whole number of at least one', () => {
+      const batcher = make();
+      batcher.maxQueue = 0.4;
+      expect(batcher.maxQueue).to.equal(1);
+      batcher.maxQueue = 7.9;
+      expect(batcher.maxQueue).to.equal(7);
+    });
   });
 });
