@@ -57,8 +57,9 @@ describe('server', function () {
       ['a pickled object array', () => post(`${svc.url}/raw`, readFileSync(fixture('npy/object.npy'))), 400, 'BAD_NPY', /object arrays/],
       ['a wrong Content-Type', () => post(`${svc.url}/raw`, f4, { 'content-type': 'audio/wav' }), 415, 'UNSUPPORTED_MEDIA_TYPE', /application\/octet-stream/],
       ['no Content-Type', () => post(`${svc.url}/raw`, f4, { 'content-type': '' }), 415, 'UNSUPPORTED_MEDIA_TYPE', /got none/],
-      ['a body over MAX_BODY_BYTES', () => post(`${svc.url}/raw`, Buffer.alloc(70_000)), 413, 'BODY_TOO_LARGE', /MAX_BODY_BYTES allows 65536/],
-      ['a chunked body over MAX_BODY_BYTES', () => postChunked(svc.url, Array.from({ length: 10 }, () => Buffer.alloc(10_000))), 413, 'BODY_TOO_LARGE', /MAX_BODY_BYTES/],
+      ['a body over MAX_BODY_BYTES', () => post(`${svc.url}/raw`, Buffer.alloc(70_000)), 413, 'BODY_TOO_LARGE', /^body is 70000 bytes; MAX_BODY_BYTES allows 65536 \(about 1 s of float32 audio\)$/],
+      ['a chunked body over MAX_BODY_BYTES', () => postChunked(svc.url, Array.from({ length: 10 }, () => Buffer.alloc(10_000))), 413, 'BODY_TOO_LARGE', /^body is more; MAX_BODY_BYTES allows 65536/],
+      ['a body of exactly MAX_BODY_BYTES (not .npy)', () => post(`${svc.url}/raw`, Buffer.alloc(65_536)), 400, 'BAD_NPY', /\\x93NUMPY/],
       ['an unknown route', () => post(`${svc.url}/predict`, f4), 404, 'NOT_FOUND', /POST \/raw/],
       ['GET on /raw', async () => {
         const r = await fetch(`${svc.url}/raw`);
@@ -97,12 +98,20 @@ describe('server', function () {
     it('refuses a wrong key without echoing either key', async () => {
       const answer = await post(`${svc.url}/raw`, f4, { authorization: 'Key s3cret-kex' });
       expect(answer.status).to.equal(401);
+      expect(answer.json.error.message).to.equal('the key in the Authorization header does not match AUTH_KEY');
       expect(JSON.stringify(answer.json)).not.to.include('s3cret');
     });
 
-    it('serves the right key, as Pipecat sends it', async () => {
-      const answer = await post(`${svc.url}/raw`, f4, { authorization: 'Key s3cret-key' });
-      expect(answer.status).to.equal(200);
+    it('refuses the right key behind another scheme or word', async () => {
+      for (const authorization of ['XKey s3cret-key', 'Basic s3cret-key', 's3cret-key']) {
+        expect((await post(`${svc.url}/raw`, f4, { authorization })).status, authorization).to.equal(401);
+      }
+    });
+
+    it('serves the right key, as Pipecat sends it, or as a Bearer token, with any spacing', async () => {
+      for (const authorization of ['Key s3cret-key', 'key  s3cret-key', 'Bearer s3cret-key']) {
+        expect((await post(`${svc.url}/raw`, f4, { authorization })).status, authorization).to.equal(200);
+      }
     });
 
     it('never asks /health for a key', async () => {
@@ -151,9 +160,10 @@ describe('server', function () {
       }
     });
 
-    it('accepts application/x-npy and a charset parameter', async () => {
+    it('accepts application/x-npy and a charset parameter, in any case', async () => {
       expect((await post(`${svc.url}/raw`, f4, { 'content-type': 'application/x-npy' })).status).to.equal(200);
       expect((await post(`${svc.url}/raw`, f4, { 'content-type': 'application/octet-stream; charset=binary' })).status).to.equal(200);
+      expect((await post(`${svc.url}/raw`, f4, { 'content-type': 'Application/Octet-Stream ; charset=binary' })).status).to.equal(200);
     });
 
     it('keeps the last 16 s of a longer clip', async () => {

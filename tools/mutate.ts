@@ -28,7 +28,7 @@ const GROUPS: Record<string, Group> = {
     tests: ['test/model-v2.test.ts', 'test/v2-preprocessing.test.ts', 'test/mel.test.ts', 'test/samples.test.ts', 'test/batcher.test.ts', 'test/tensorrt.test.ts'],
   },
   batcher: { mutate: ['ts/batcher.ts'], tests: ['test/batcher.test.ts', 'test/readiness.test.ts', 'test/tensorrt.test.ts'] },
-  http: { mutate: ['ts/http/*.ts'], tests: ['test/server.test.ts', 'test/log.test.ts', 'test/fuzz.test.ts'] },
+  http: { mutate: ['ts/http/*.ts'], tests: ['test/server.test.ts', 'test/log.test.ts', 'test/fuzz.test.ts', 'test/copies.test.ts'] },
 };
 
 const REPORTS = 'reports/mutation';
