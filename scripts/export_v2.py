@@ -8,7 +8,7 @@ sampled down to the frame rate adding -1e9 where it is 0), a classifier (Linear 
 Dropout, Linear 256→64, GELU, Linear 64→1) and a sigmoid. The wav2vec2 encoder itself gets no attention
 mask, as upstream's forward passes none (wav2vec2-base was trained without one).
 
-ONNX interface (what ts/model/v2.ts feeds and test/fixtures/models/mean-v2.onnx mimics):
+ONNX interface (what ts/model/v2.ts feeds and test/fixtures/models/readout-v2.onnx mimics):
   inputs  input_values   float32 [B, 256000]  zero-mean/unit-variance over the real samples, zeros after
           attention_mask int64   [B, 256000]  1 over the real samples
   output  logits         float32 [B, 1]       the probability that the turn is complete (after sigmoid)

@@ -22,8 +22,11 @@ speak() { # speak NAME TEXT
     sox -D "$scratch/$1.wav" -r 16000 -c 1 -b 16 -e signed-integer "samples/$1.wav" pad 0.3 0
   else
     echo "make_sample.sh: espeak-ng not found; writing tone bursts to samples/$1.wav" >&2
-    sox -D -n -r 16000 -c 1 -b 16 -e signed-integer "samples/$1.wav" \
-      synth 0.6 sine 220 synth 0.6 sine 330 synth 0.6 sine 262 pad 0.3 0 vol 0.3
+    # Three 0.6 s bursts one after another (one synth chain would overwrite a single burst instead).
+    for f in 220 330 262; do
+      sox -D -n -r 16000 -c 1 -b 16 -e signed-integer "$scratch/$1-$f.wav" synth 0.6 sine "$f" vol 0.3
+    done
+    sox -D "$scratch/$1-220.wav" "$scratch/$1-330.wav" "$scratch/$1-262.wav" "samples/$1.wav" pad 0.3 0
   fi
   echo "samples/$1.wav: $(soxi -D "samples/$1.wav") s, $(stat -c %s "samples/$1.wav") bytes"
 }

@@ -2,7 +2,7 @@
 # The server in the foreground on PORT (default 8000). Configuration is the environment, e.g.
 #   AUTH_KEY=dev BATCH_BUCKETS=8,16,32 MICRO_BATCH_WINDOW_MS=5 DTYPE=float16 THRESHOLD=0.6 \
 #   CUDA_GRAPHS=0 MODEL_ID=pipecat-ai/smart-turn-v2 bash scripts/start.sh
-#   MODEL_PATH=test/fixtures/models/mean-v2.onnx bash scripts/start.sh    # a local ONNX file, offline
+#   MODEL_PATH=test/fixtures/models/readout-v2.onnx bash scripts/start.sh    # a local ONNX file, offline
 # See README.md for every variable. Ctrl-C (or SIGTERM) drains accepted requests, then exits.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"

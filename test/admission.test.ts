@@ -13,7 +13,8 @@ import { loadConfig } from '../ts/config.js';
 import { encodeNpy } from '../tools/lib/npy.js';
 import { GatedBackend } from './helpers/backends.js';
 import type { Shot } from './helpers/loadgen.js';
-import { FIXTURE_V2, fixture, post, startTestService, type TestService } from './helpers/service.js';
+import { READOUT_V2 } from './helpers/fixtures.js';
+import { fixture, post, startTestService, type TestService } from './helpers/service.js';
 
 const f4 = readFileSync(fixture('npy/f4.npy'));
 const SLOW = fixture('models/slow-v2.onnx');
@@ -149,7 +150,7 @@ describe('admission', function () {
   afterEach(async () => svc?.stop());
 
   it('does not compute requests whose clients went away while queued', async () => {
-    const backend = new GatedBackend(await OnnxBackend.open({ modelPath: FIXTURE_V2 }));
+    const backend = new GatedBackend(await OnnxBackend.open({ modelPath: READOUT_V2 }));
     svc = await startTestService({ MICRO_BATCH_WINDOW_MS: '0' }, backend);
     const computedBefore = backend.rowsComputed;
     backend.hold();
@@ -171,7 +172,7 @@ describe('admission', function () {
   });
 
   it('turns /ready false after repeated backend failures, and true again once a probe succeeds', async () => {
-    const backend = new GatedBackend(await OnnxBackend.open({ modelPath: FIXTURE_V2 }));
+    const backend = new GatedBackend(await OnnxBackend.open({ modelPath: READOUT_V2 }));
     svc = await startTestService({ MICRO_BATCH_WINDOW_MS: '0' }, backend);
     expect((await fetch(`${svc.url}/ready`)).status).to.equal(200);
     backend.failNext(3);
@@ -281,7 +282,7 @@ describe('admission', function () {
   it('MAX_QUEUE from the environment caps the requests waiting, whatever the deadline allows; the limit is exported and refusals logged', async () => {
     const lines: string[] = [];
     const logs = new Writable({ write: (chunk, _encoding, done) => (lines.push(String(chunk)), done()) });
-    const backend = new GatedBackend(await OnnxBackend.open({ modelPath: FIXTURE_V2 }));
+    const backend = new GatedBackend(await OnnxBackend.open({ modelPath: READOUT_V2 }));
     svc = await startTestService({ MAX_QUEUE: '2', MICRO_BATCH_WINDOW_MS: '0' }, backend, logs);
     expect(svc.batcher.policy.maxQueue).to.equal(2);
     expect(sample(await (await fetch(`${svc.url}/metrics`)).text(), 'smart_turn_admission_limit')).to.equal(2);
@@ -303,7 +304,7 @@ describe('admission', function () {
   });
 
   it('REQUEST_TIMEOUT_MS from the environment is the deadline: a request stuck behind a held batch gets 503 at it', async () => {
-    const backend = new GatedBackend(await OnnxBackend.open({ modelPath: FIXTURE_V2 }));
+    const backend = new GatedBackend(await OnnxBackend.open({ modelPath: READOUT_V2 }));
     svc = await startTestService({ REQUEST_TIMEOUT_MS: '300', MICRO_BATCH_WINDOW_MS: '0' }, backend);
     expect(svc.batcher.policy.deadlineMs).to.equal(300);
     backend.hold();
@@ -318,7 +319,7 @@ describe('admission', function () {
   });
 
   it('learns batch times from real batches and predicts the wait from them; both exported', async () => {
-    const backend = new GatedBackend(await OnnxBackend.open({ modelPath: FIXTURE_V2, buckets: BATCHING }));
+    const backend = new GatedBackend(await OnnxBackend.open({ modelPath: READOUT_V2, buckets: BATCHING }));
     svc = await startTestService({ MICRO_BATCH_WINDOW_MS: '0' }, backend);
     const estimate = async (bucket: number): Promise<number> => sample(await (await fetch(`${svc.url}/metrics`)).text(), `smart_turn_batch_seconds_estimate{bucket="${bucket}"}`);
     const seeded = await estimate(1);

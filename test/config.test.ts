@@ -1,4 +1,6 @@
 import { expect } from 'chai';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadConfig, redactedConfig } from '../ts/config.js';
 import { ConfigError } from '../ts/errors.js';
@@ -37,6 +39,47 @@ describe('config', () => {
       refuses({ STREAM_IDLE_TIMEOUT_MS: '1.5' }, 'STREAM_IDLE_TIMEOUT_MS', /whole number/);
       refuses({ STREAM_MAX_LEAD_MS: '-1' }, 'STREAM_MAX_LEAD_MS', /whole number/);
     });
+    it('HF_HUB_ETAG_TIMEOUT not a number', () => refuses({ HF_HUB_ETAG_TIMEOUT: '10s' }, 'HF_HUB_ETAG_TIMEOUT', /expected a number, got "10s"/));
+    it('HF_HUB_DOWNLOAD_TIMEOUT zero', () => refuses({ HF_HUB_DOWNLOAD_TIMEOUT: '0' }, 'HF_HUB_DOWNLOAD_TIMEOUT', /between 0.001 and 86400/));
+    it('HF_HUB_OFFLINE not a flag', () => refuses({ HF_HUB_OFFLINE: 'sometimes' }, 'HF_HUB_OFFLINE', /0 or 1/));
+    it('HF_ENDPOINT not a URL', () => refuses({ HF_ENDPOINT: 'huggingface.co' }, 'HF_ENDPOINT', /http\(s\) URL/));
+  });
+
+  describe('Hugging Face Hub settings, as the Hub clients read them', () => {
+    it('default to huggingface.co and ~/.cache/huggingface/hub, online, 10 s timeouts', () => {
+      const { hub } = loadConfig({ HF_HOME: '/home/x/.cache/huggingface' });
+      expect(hub).to.deep.equal({ endpoint: 'https://huggingface.co', token: undefined, cacheDir: '/home/x/.cache/huggingface/hub', offline: false, etagTimeoutMs: 10_000, downloadTimeoutMs: 10_000 });
+      expect(loadConfig({ XDG_CACHE_HOME: '/xdg' }).hub.cacheDir).to.equal('/xdg/huggingface/hub');
+    });
+
+    it('read HF_ENDPOINT, HF_HOME, HF_HUB_CACHE, HF_TOKEN, HF_HUB_OFFLINE and the timeouts', () => {
+      const { hub } = loadConfig({
+        HF_ENDPOINT: 'http://mirror.local/',
+        HF_HOME: '/data/hf',
+        HF_TOKEN: 'hf_abc',
+        HF_HUB_OFFLINE: 'true',
+        HF_HUB_ETAG_TIMEOUT: '3',
+        HF_HUB_DOWNLOAD_TIMEOUT: '0.5',
+      });
+      expect(hub).to.deep.equal({ endpoint: 'http://mirror.local', cacheDir: '/data/hf/hub', token: 'hf_abc', offline: true, etagTimeoutMs: 3000, downloadTimeoutMs: 500 });
+      expect(loadConfig({ HF_HOME: '/data/hf', HF_HUB_CACHE: '/fast/hub' }).hub.cacheDir).to.equal('/fast/hub');
+      expect(loadConfig({ HF_HOME: '/data/hf', HUGGINGFACE_HUB_CACHE: '/old/hub' }).hub.cacheDir).to.equal('/old/hub');
+      for (const v of ['1', 'ON', 'yes']) expect(loadConfig({ HF_HUB_OFFLINE: v }).hub.offline).to.equal(true);
+      for (const v of ['0', 'false', '']) expect(loadConfig({ HF_HUB_OFFLINE: v }).hub.offline).to.equal(false);
+    });
+
+    it('take the token from $HF_HOME/token (or HF_TOKEN_PATH) when HF_TOKEN is unset', () => {
+      const home = mkdtempSync(path.join(tmpdir(), 'hf-home-'));
+      try {
+        writeFileSync(path.join(home, 'token'), 'hf_from_file\n');
+        writeFileSync(path.join(home, 'other'), 'hf_other\n');
+        expect(loadConfig({ HF_HOME: home }).hub.token).to.equal('hf_from_file');
+        expect(loadConfig({ HF_HOME: home, HF_TOKEN_PATH: path.join(home, 'other') }).hub.token).to.equal('hf_other');
+        expect(loadConfig({ HF_HOME: home, HF_TOKEN: 'hf_env' }).hub.token).to.equal('hf_env');
+      } finally {
+        rmSync(home, { recursive: true });
+      }
+    });
   });
 
   it('has the original server’s defaults', () => {
@@ -74,9 +117,11 @@ describe('config', () => {
   });
 
   it('never shows secrets when logged', () => {
-    const shown = JSON.stringify(redactedConfig(loadConfig({ AUTH_KEY: 'hunter2', METRICS_AUTH_KEY: 'swordfish' })));
+    const shown = JSON.stringify(redactedConfig(loadConfig({ AUTH_KEY: 'hunter2', METRICS_AUTH_KEY: 'swordfish', HF_TOKEN: 'hf_secret' })));
     expect(shown).not.to.include('hunter2');
     expect(shown).not.to.include('swordfish');
+    expect(shown).not.to.include('hf_secret');
     expect(shown).to.include('"authKey":"set"');
+    expect(shown).to.include('"token":"set"');
   });
 });

@@ -7,6 +7,7 @@ import { expect } from 'chai';
 import { OnnxBackend, type OnnxOptions } from '../ts/backends/onnx.js';
 import { loadConfig } from '../ts/config.js';
 import { cpuPlan, describePlan, usableCores } from '../ts/startup/cpu-plan.js';
+import { READOUT_V3 } from './helpers/fixtures.js';
 import { fixture, startTestService, type TestService } from './helpers/service.js';
 
 const derived = (cores: number) => cpuPlan(loadConfig({}), cores);
@@ -88,7 +89,7 @@ describe('CPU plan', () => {
       OnnxBackend.open = (options) => (opened.push(options), open.call(OnnxBackend, options));
       const lines: Array<Record<string, any>> = [];
       const sink = { write: (chunk: string) => chunk.split('\n').filter(Boolean).forEach((l) => lines.push(JSON.parse(l))) };
-      svc = await startTestService({ MODEL_PATH: fixture('models/mean-v3.onnx'), ORT_ALLOW_SPINNING: '1' }, undefined, sink);
+      svc = await startTestService({ MODEL_PATH: READOUT_V3, ORT_ALLOW_SPINNING: '1' }, undefined, sink);
       const logged = lines.filter((l) => String(l['msg']).startsWith('CPU plan: '));
       expect(logged).to.have.length(1);
       const expected = cpuPlan(loadConfig({ ORT_ALLOW_SPINNING: '1' }));

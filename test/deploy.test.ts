@@ -1,10 +1,16 @@
 // The deployment files are not run here (no Docker engine, no cluster); this keeps them consistent
-// with the server they deploy: port, probes, drain time, GPU request, autoscaling metric.
+// with the server they deploy: port, probes, drain time, GPU request, the engines the init container
+// builds being the ones the server looks for, and the autoscaling metric being one a running server
+// exports.
 import { readdirSync, readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import yaml from 'js-yaml';
 import { GPU_BUCKETS } from '../ts/backends/tensorrt.js';
+import { engineDir } from '../ts/startup/engines.js';
+import { engineLocation } from '../ts/startup/select.js';
 import { loadConfig } from '../ts/config.js';
+import { parseArgs } from '../tools/build-engines.js';
+import { startTestService } from './helpers/service.js';
 
 type Doc = Record<string, any>;
 const load = (file: string): Doc[] => yaml.loadAll(readFileSync(`deploy/k8s/${file}`, 'utf8')) as Doc[];
@@ -77,21 +83,31 @@ describe('deploy', () => {
     const init = pod['initContainers'][0] as Doc;
     // `command` would replace the image's entrypoint (NVIDIA's CUDA set-up); `args` replaces only its CMD.
     expect(init['command']).to.equal(undefined);
-    expect(init['args'].join(' ')).to.include('build:engines');
-    expect(init['args'].join(' ')).to.include('--engines-dir /engines');
-    expect(env(init)['BATCH_BUCKETS']).to.equal(env(server)['BATCH_BUCKETS']);
-    expect(env(init)['DTYPE']).to.equal(env(server)['DTYPE']);
+    const args = init['args'] as string[];
+    expect(args.slice(0, 4)).to.deep.equal(['npm', 'run', 'build:engines', '--']);
+    // Read as build-engines and the server read them: the plans land where the server looks for them.
+    const built = parseArgs(args.slice(4), env(init));
+    const served = engineLocation(loadConfig(env(server)));
+    expect(built.onnx).to.equal(served.onnxPath);
+    expect(engineDir(built.enginesDir, built.model, built.dtype)).to.equal(engineDir(served.enginesDir, served.model, served.dtype));
+    expect(built.buckets).to.deep.equal([...(served.buckets ?? GPU_BUCKETS)]);
   });
 
-  it('routes the Service to the named port and scales on a metric the server exports', () => {
+  it('routes the Service to the named port and scales on a metric a running server exports', async () => {
     const [service] = load('service.yaml');
     expect(service!['spec']['ports'][0]).to.deep.include({ port: 8000, targetPort: 'http' });
     const [hpa] = load('hpa.yaml');
     expect(hpa!['spec']['scaleTargetRef']['name']).to.equal(deployment!['metadata']['name']);
-    const metric = hpa!['spec']['metrics'][0]['pods']['metric']['name'];
-    expect(metric).to.equal('smart_turn_queue_depth');
-    expect(readFileSync('ts/metrics.ts', 'utf8')).to.include(`name: '${metric}'`);
+    const metric = hpa!['spec']['metrics'][0]['pods']['metric']['name'] as string;
     expect(load('prometheus-adapter-rules.yaml')[0]!['data']['config.yaml']).to.include(metric);
+    const svc = await startTestService();
+    try {
+      const text = await (await fetch(`${svc.url}/metrics`)).text();
+      expect(text).to.match(new RegExp(`^# TYPE ${metric} gauge$`, 'm'));
+      expect(text).to.match(new RegExp(`^${metric} 0$`, 'm'));
+    } finally {
+      await svc.stop();
+    }
   });
 
   describe('one home for each default: deploy/ and scripts/start.sh set only what differs from ts/config.ts', () => {
@@ -127,7 +143,8 @@ describe('deploy', () => {
       const uses = readdirSync('scripts')
         .filter((file) => file.endsWith('.sh'))
         .flatMap((file) => [...readFileSync(`scripts/${file}`, 'utf8').matchAll(/\$\{([A-Z_][A-Z0-9_]*):-([^}]*)\}/g)].map((m) => ({ file, name: m[1]!, value: m[2]! })))
-        .filter((use) => CONFIG_VARIABLES.has(use.name));
+        // A default computed from other variables (`${HF_HUB_CACHE:-${HF_HOME:-...}}`) is not a literal to compare.
+        .filter((use) => CONFIG_VARIABLES.has(use.name) && !use.value.includes('$'));
       expect(uses.map((u) => u.name)).to.include('PORT');
       for (const use of uses) expect(loadConfig({ [use.name]: use.value }), `scripts/${use.file}: \${${use.name}:-${use.value}}`).to.deep.equal(DEFAULTS);
     });

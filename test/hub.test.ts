@@ -2,8 +2,11 @@ import { expect } from 'chai';
 import { existsSync, readFileSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { once } from 'node:events';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
-import { cachedFile, HubError, hubDownload, hubOptionsFromEnv, repoFolder, type HubOptions } from '../ts/startup/hub.js';
+import { cachedFile, HubError, hubDownload, repoFolder, type HubOptions } from '../ts/startup/hub.js';
 import { FakeHub, gitBlobSha1, sha256 } from './helpers/hub-server.js';
 
 const C_MAIN = 'a'.repeat(40);
@@ -12,8 +15,8 @@ const C_PRIVATE = 'c'.repeat(40);
 const REPO = 'pipecat-ai/smart-turn-v3';
 const FILE = 'smart-turn-v3.2-cpu.onnx';
 // Big enough for a cut mid-file to leave a real partial download.
-const MODEL = Buffer.concat([readFileSync('test/fixtures/models/mean-v3.onnx'), Buffer.alloc(300_000, 7)]);
-const OLD_MODEL = readFileSync('test/fixtures/models/mean-v2.onnx');
+const MODEL = Buffer.concat([readFileSync('test/fixtures/models/readout-v3.onnx'), Buffer.alloc(300_000, 7)]);
+const OLD_MODEL = readFileSync('test/fixtures/models/readout-v2.onnx');
 const README = Buffer.from('# smart-turn v3 (fixture)\n');
 
 async function startHub(): Promise<FakeHub> {
@@ -81,39 +84,6 @@ describe('hub download and cache', () => {
         const err = await hubDownload(REPO, FILE, rev, options()).catch((e: unknown) => e);
         expect(err).to.be.instanceOf(HubError).with.property('code', 'BAD_ARGUMENT');
       }
-    });
-  });
-
-  describe('settings from the environment, as the Hub clients read them', () => {
-    it('defaults to huggingface.co and ~/.cache/huggingface/hub, online, 10 s timeouts', () => {
-      const o = hubOptionsFromEnv({ HOME: '/home/x' });
-      expect(o.endpoint).to.equal('https://huggingface.co');
-      expect(o.cacheDir).to.match(/\.cache\/huggingface\/hub$/);
-      expect(o.offline).to.equal(false);
-      expect(o.etagTimeoutMs).to.equal(10_000);
-    });
-
-    it('reads HF_ENDPOINT, HF_HOME, HF_HUB_CACHE, HF_TOKEN, HF_HUB_OFFLINE and the timeouts', () => {
-      const o = hubOptionsFromEnv({
-        HF_ENDPOINT: 'http://mirror.local/',
-        HF_HOME: '/data/hf',
-        HF_TOKEN: 'hf_abc',
-        HF_HUB_OFFLINE: 'true',
-        HF_HUB_ETAG_TIMEOUT: '3',
-        HF_HUB_DOWNLOAD_TIMEOUT: '60',
-      });
-      expect(o).to.include({ endpoint: 'http://mirror.local', cacheDir: '/data/hf/hub', token: 'hf_abc', offline: true });
-      expect(o.etagTimeoutMs).to.equal(3000);
-      expect(o.downloadTimeoutMs).to.equal(60_000);
-      expect(hubOptionsFromEnv({ HF_HOME: '/data/hf', HF_HUB_CACHE: '/fast/hub' }).cacheDir).to.equal('/fast/hub');
-      for (const v of ['1', 'ON', 'yes']) expect(hubOptionsFromEnv({ HF_HUB_OFFLINE: v }).offline).to.equal(true);
-      for (const v of ['0', 'false', '']) expect(hubOptionsFromEnv({ HF_HUB_OFFLINE: v }).offline).to.equal(false);
-    });
-
-    it('takes the token from $HF_HOME/token when HF_TOKEN is unset', async () => {
-      await fs.writeFile(path.join(cache, 'token'), 'hf_from_file\n');
-      expect(hubOptionsFromEnv({ HF_HOME: cache }).token).to.equal('hf_from_file');
-      expect(hubOptionsFromEnv({ HF_HOME: cache, HF_TOKEN: 'hf_env' }).token).to.equal('hf_env');
     });
   });
 
@@ -189,6 +159,86 @@ describe('hub download and cache', () => {
       hub.ignoreRange = true;
       const got = await hubDownload(REPO, FILE, 'main', options());
       expect(readFileSync(got.path).equals(MODEL)).to.equal(true);
+    });
+
+    it('a HEAD the Hub never answers: NETWORK after HF_HUB_ETAG_TIMEOUT, or the cached copy', async () => {
+      hub.stallHead = true;
+      const err = await hubDownload(REPO, FILE, 'main', options({ etagTimeoutMs: 200 })).catch((e: unknown) => e);
+      expect(err).to.be.instanceOf(HubError).with.property('code', 'NETWORK');
+      expect((err as Error).message).to.match(/could not reach .*(timeout|aborted)/i);
+      hub.stallHead = false;
+      await hubDownload(REPO, FILE, 'main', options());
+      hub.stallHead = true;
+      const cached = await hubDownload(REPO, FILE, 'main', options({ etagTimeoutMs: 200 }));
+      expect(cached.source).to.equal('cache');
+    });
+
+    it('a download that stalls: NETWORK after HF_HUB_DOWNLOAD_TIMEOUT of silence, the part kept for a resume', async () => {
+      hub.stallAfter = 100_000;
+      const err = await hubDownload(REPO, FILE, 'main', options({ downloadTimeoutMs: 300 })).catch((e: unknown) => e);
+      expect(err).to.be.instanceOf(HubError).with.property('code', 'NETWORK');
+      expect((err as Error).message).to.match(/download cut at 0\.1 MB of 0\.3 MB \(no data for 300 ms\).*resumes on the next start/);
+      expect(await blobs()).to.deep.equal([`${sha256(MODEL)}.incomplete`]);
+      hub.stallAfter = undefined;
+      const got = await hubDownload(REPO, FILE, 'main', options());
+      expect(readFileSync(got.path).equals(MODEL)).to.equal(true);
+      expect(hub.requests.filter((r) => r.url.startsWith('/cdn/')).at(-1)?.headers.range).to.equal('bytes=100000-');
+    });
+
+    it('a resume answered with another range than asked: NETWORK, the part removed, the next start begins again', async () => {
+      hub.cutAfter = 100_000;
+      await hubDownload(REPO, FILE, 'main', options()).catch(() => undefined);
+      hub.cutAfter = undefined;
+      hub.rangeOffBy = 10;
+      const err = await hubDownload(REPO, FILE, 'main', options()).catch((e: unknown) => e);
+      expect(err).to.be.instanceOf(HubError).with.property('code', 'NETWORK');
+      expect((err as Error).message).to.match(/answered a Range request with the wrong range; retry starts over/);
+      expect(await blobs()).to.deep.equal([]);
+      hub.rangeOffBy = 0;
+      const got = await hubDownload(REPO, FILE, 'main', options());
+      expect(readFileSync(got.path).equals(MODEL)).to.equal(true);
+      expect(hub.requests.filter((r) => r.url.startsWith('/cdn/')).at(-1)?.headers.range).to.equal(undefined);
+    });
+
+    it('more bytes than the Hub announced: INTEGRITY, nothing cached', async () => {
+      hub.extraBytes = 10;
+      const err = await hubDownload(REPO, FILE, 'main', options()).catch((e: unknown) => e);
+      expect(err).to.be.instanceOf(HubError).with.property('code', 'INTEGRITY');
+      expect((err as Error).message).to.match(new RegExp(`sent more than the ${MODEL.length} bytes the Hub announced`));
+      expect(await cachedFile(cache, REPO, FILE, 'main')).to.equal(undefined);
+    });
+
+    it('a partial file already larger than the announced size: thrown away, the download starts over', async () => {
+      const folder = path.join(repoFolder(cache, REPO), 'blobs');
+      await fs.mkdir(folder, { recursive: true });
+      await fs.writeFile(path.join(folder, `${sha256(MODEL)}.incomplete`), Buffer.alloc(MODEL.length + 5));
+      const got = await hubDownload(REPO, FILE, 'main', options());
+      expect(readFileSync(got.path).equals(MODEL)).to.equal(true);
+      expect(hub.requests.find((r) => r.url.startsWith('/cdn/'))?.headers.range).to.equal(undefined);
+      expect(await blobs()).to.deep.equal([sha256(MODEL)]);
+    });
+
+    it('an HF_ENDPOINT that is not a Hub (no X-Repo-Commit): BAD_RESPONSE, saying so', async () => {
+      const plain = http.createServer((_req, res) => res.writeHead(200, { 'content-length': '5', etag: '"abc"' }).end('hello'));
+      plain.listen(0, '127.0.0.1');
+      await once(plain, 'listening');
+      try {
+        const endpoint = `http://127.0.0.1:${(plain.address() as AddressInfo).port}`;
+        const err = await hubDownload(REPO, FILE, 'main', options({ endpoint })).catch((e: unknown) => e);
+        expect(err).to.be.instanceOf(HubError).with.property('code', 'BAD_RESPONSE');
+        expect((err as Error).message).to.match(/gave no X-Repo-Commit: is HF_ENDPOINT \(http:\/\/127\.0\.0\.1:\d+\) a Hub\?/);
+      } finally {
+        plain.closeAllConnections();
+        plain.close();
+      }
+    });
+
+    it('an ETag that is neither a sha256 nor a git hash: downloaded with the size checked, and a warning that the content was not', async () => {
+      hub.gitEtag = 'mirror-etag-1234';
+      const got = await hubDownload(REPO, 'README.md', 'main', options());
+      expect(readFileSync(got.path).equals(README)).to.equal(true);
+      expect(lines).to.include('pipecat-ai/smart-turn-v3/README.md: the ETag mirror-etag-1234 is neither a sha256 nor a git hash: only the size can be checked');
+      expect(lines.at(-1)).to.match(/size checked, content NOT verified$/);
     });
 
     it('bytes whose sha256 is not the ETag: INTEGRITY, and the bad file is gone', async () => {

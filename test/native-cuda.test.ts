@@ -1,21 +1,23 @@
-// The addon's real CUDA path on the CUDA TEST executor (a kernel computing the mean-v2 fixture in
+// The addon's real CUDA path on the CUDA TEST executor (a kernel computing the readout-v2 fixture in
 // place of TensorRT): pinned lent buffers, per-slot streams, graph capture and replay, fall-back
 // when capture fails, and completion off the event loop. Skips, saying why, without a GPU.
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import { Batcher } from '../ts/batcher.js';
-import type { NativeEngine, NativeOpenOptions } from '../ts/lib/native.js';
-import { addon, meanV2, openTestBackend, rejection, skipWithoutGpu, views, WINDOW, writeRow } from './helpers/native.js';
+import type { NativeAddon, NativeEngine, NativeOpenOptions } from '../ts/lib/native.js';
+import { readoutV2 } from './helpers/fixtures.js';
+import { openTestBackend, rejection, skipWithoutGpu, views, WINDOW, writeRow } from './helpers/native.js';
 
+let addon: NativeAddon;
 const open = (extra: Partial<NativeOpenOptions> = {}) => addon.open({ executor: 'test-cuda', buckets: [16, 32, 64], ...extra });
 
-/** Fills `rows` rows of a slot with distinct clips and returns what mean-v2 says for each. */
+/** Fills `rows` rows of a slot with distinct clips and returns what readout-v2 says for each. */
 function fill(engine: NativeEngine, slot: number, rows: number, seed: number): number[] {
   const { values, mask } = views(engine, slot);
   const expected: number[] = [];
   for (let r = 0; r < rows; r++) {
     writeRow(values, mask, r, 1 + ((seed * 7919 + r * 104_729) % WINDOW), 0.5 + 0.01 * r);
-    expected.push(meanV2(values, mask, r));
+    expected.push(readoutV2(values, mask, r));
   }
   return expected;
 }
@@ -23,7 +25,7 @@ function fill(engine: NativeEngine, slot: number, rows: number, seed: number): n
 describe('native addon on the CUDA TEST executor', function () {
   this.timeout(60_000);
   before(function () {
-    skipWithoutGpu(this);
+    addon = skipWithoutGpu(this);
   });
 
   it('lends pinned buffers and captures one CUDA graph per slot', async () => {
@@ -126,7 +128,7 @@ describe('native addon on the CUDA TEST executor', function () {
   });
 
   it('serves through the Batcher as TensorRtBackend, 500 concurrent requests', async () => {
-    const backend = await openTestBackend({ executor: 'test-cuda', buckets: [16, 32, 64] });
+    const backend = await openTestBackend(addon, { executor: 'test-cuda', buckets: [16, 32, 64] });
     try {
       const batcher = new Batcher(backend, { windowMs: 2, maxQueue: 1000, timeoutMs: 30_000 });
       const lengths = Array.from({ length: 500 }, (_, i) => 1 + ((i * 7919) % WINDOW));

@@ -3,13 +3,19 @@
 // settlement and close. The CUDA path is in native-cuda.test.ts.
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import type { NativeEngine } from '../ts/lib/native.js';
-import { addon, meanV2, rejection, sleep, views, WINDOW, writeRow } from './helpers/native.js';
+import type { NativeAddon, NativeEngine, NativeOpenOptions } from '../ts/lib/native.js';
+import { readoutV2 } from './helpers/fixtures.js';
+import { rejection, requireAddon, sleep, views, WINDOW, writeRow } from './helpers/native.js';
 
+let addon: NativeAddon;
 const open = (extra: Record<string, unknown> = {}) =>
-  addon.open({ executor: 'test-host', buckets: [1, 2, 4], ...extra } as Parameters<typeof addon.open>[0]);
+  addon.open({ executor: 'test-host', buckets: [1, 2, 4], ...extra } as NativeOpenOptions);
 
 describe('native addon', () => {
+  before(function () {
+    addon = requireAddon(this);
+  });
+
   describe('bad calls', () => {
     it('open() checks its options: TypeError for types, RangeError for values', () => {
       const bad = (options: unknown) => () => (addon.open as (o: unknown) => unknown)(options);
@@ -163,7 +169,7 @@ describe('native addon', () => {
           const again = engine.lease(4);
           const { values, mask } = views(engine, again);
           writeRow(values, mask, 0, 1000);
-          expect((await engine.infer(again, 1))[0]).to.be.closeTo(meanV2(values, mask, 0), 1e-5);
+          expect((await engine.infer(again, 1))[0]).to.be.closeTo(readoutV2(values, mask, 0), 1e-5);
         } finally {
           await engine.close();
         }
@@ -219,7 +225,7 @@ describe('native addon', () => {
       const out = await engine.infer(slot, 3);
       expect(out).to.be.instanceOf(Float32Array);
       expect(out.length, 'padding rows are not returned').to.equal(3);
-      out.forEach((p, row) => expect(p).to.be.closeTo(meanV2(values, mask, row), 1e-5));
+      out.forEach((p, row) => expect(p).to.be.closeTo(readoutV2(values, mask, row), 1e-5));
       expect(engine.stats()).to.deep.equal({ leased: 0, running: 0, closed: false });
     });
 
@@ -247,7 +253,7 @@ describe('native addon', () => {
           const { values, mask } = views(engine, slot);
           const rows = Math.max(1, bucket - k);
           for (let r = 0; r < rows; r++) writeRow(values, mask, r, 1000 * (slot + 1) + r * 7, 0.1 * slot);
-          const expected = Array.from({ length: rows }, (_, r) => meanV2(values, mask, r));
+          const expected = Array.from({ length: rows }, (_, r) => readoutV2(values, mask, r));
           jobs.push(engine.infer(slot, rows).then((out) => expect(Array.from(out)).to.have.length(rows) && out.forEach((p, r) => expect(p).to.be.closeTo(expected[r]!, 1e-5))));
         }
       }
@@ -261,7 +267,7 @@ describe('native addon', () => {
       const slot = slow.lease(2);
       const { values, mask } = views(slow, slot);
       writeRow(values, mask, 0, 5000);
-      const expected = meanV2(values, mask, 0);
+      const expected = readoutV2(values, mask, 0);
       const leasedOnly = slow.lease(4);
       const order: string[] = [];
       const running = slow.infer(slot, 1).then((out) => {
@@ -315,7 +321,7 @@ describe('native addon', () => {
             const slot = shared.lease(bucket);
             const { values, mask } = views(shared, slot);
             writeRow(values, mask, 0, 1000 * (slot + 1), 0.1 * slot);
-            const expected = meanV2(values, mask, 0);
+            const expected = readoutV2(values, mask, 0);
             jobs.push(shared.infer(slot, 1).then((out) => void expect(out[0]).to.be.closeTo(expected, 1e-5)));
           }
         }

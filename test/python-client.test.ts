@@ -1,5 +1,6 @@
 // clients/python against the real server: its unittest suite (clients/python/tests) run by Debian's
 // /usr/bin/python3 (python3-numpy, python3-aiohttp), with the URLs it needs.
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
 import { PYTHON } from './helpers/numpy.js';
@@ -41,9 +42,16 @@ describe('python client (clients/python)', function () {
       timeoutMs: 50_000,
     });
     expect(result.code, result.stderr).to.equal(0);
-    expect(result.stderr).to.match(/^OK/m);
-    const ran = Number(/Ran (\d+) tests/.exec(result.stderr)?.[1]);
-    expect(ran).to.be.at.least(25);
+    // Every test the suite defines ran and passed: none skipped, none missing.
+    const tests = path.join(ROOT, 'clients/python/tests');
+    const defined = readdirSync(tests).filter((file) => /^test_.*\.py$/.test(file))
+      .map((file) => (readFileSync(path.join(tests, file), 'utf8').match(/^ {4}def test_/gm) ?? []).length)
+      .reduce((a, b) => a + b);
+    expect(defined).to.be.at.least(25);
+    expect(Number(/^Ran (\d+) tests? in /m.exec(result.stderr)?.[1]), result.stderr).to.equal(defined);
+    // " ... ok" ends a test's line, or a line of its own after what the test logged.
+    expect(result.stderr.match(/(?: \.\.\. |^)ok$/gm) ?? [], result.stderr).to.have.length(defined);
+    expect(result.stderr, result.stderr).to.match(/^OK$/m);
     // The suite's successful calls were answered by this server, not faked.
     const metrics = await (await fetch(`${svc.url}/metrics`)).text();
     const served = Number(/^smart_turn_requests_total\{route="\/raw",status="200"\} (\d+)/m.exec(metrics)?.[1] ?? 0);

@@ -11,8 +11,8 @@ import { smartTurnV3 } from '../ts/model/v3.js';
 import { FakeHub } from './helpers/hub-server.js';
 
 const COMMIT = 'd'.repeat(40);
-const V3 = readFileSync('test/fixtures/models/mean-v3.onnx');
-const V2 = readFileSync('test/fixtures/models/mean-v2.onnx');
+const V3 = readFileSync('test/fixtures/models/readout-v3.onnx');
+const V2 = readFileSync('test/fixtures/models/readout-v2.onnx');
 
 const unset: ModelConfig = { modelId: undefined, modelRevision: 'main', modelFile: undefined, modelPath: undefined };
 
@@ -70,9 +70,9 @@ describe('resolveModel', () => {
 
   describe('normal path', () => {
     it('MODEL_PATH wins over MODEL_ID, with no network', async () => {
-      const got = await resolveModel({ ...unset, modelId: 'me/custom', modelPath: path.resolve('test/fixtures/models/mean-v3.onnx') }, 'onnx', hubOptions, dir);
+      const got = await resolveModel({ ...unset, modelId: 'me/custom', modelPath: path.resolve('test/fixtures/models/readout-v3.onnx') }, 'onnx', hubOptions, dir);
       expect(got).to.include({ source: 'MODEL_PATH', modelId: undefined });
-      expect(got.reason).to.match(/^MODEL_PATH=.*mean-v3\.onnx \(MODEL_ID=me\/custom ignored\)$/);
+      expect(got.reason).to.match(/^MODEL_PATH=.*readout-v3\.onnx \(MODEL_ID=me\/custom ignored\)$/);
       expect(hub.requests).to.have.length(0);
     });
 

@@ -4,15 +4,13 @@ import { createHash } from 'node:crypto';
 import { expect } from 'chai';
 import type { Batch } from '../ts/tensor.js';
 import { loadConfig } from '../ts/config.js';
-import { loadNative, type NativeError } from '../ts/lib/native.js';
+import type { NativeAddon, NativeError } from '../ts/lib/native.js';
 import { ConfigError } from '../ts/errors.js';
 import { javascriptPasses, samplePasses, type SamplePasses } from '../ts/lib/samples.js';
 import { npyBody } from '../bench/lib/bench.js';
 import { ZeroCostBackend } from '../bench/lib/zero-cost-backend.js';
+import { hasAddon, requireAddon } from './helpers/native.js';
 import { post, startTestService } from './helpers/service.js';
-
-const addon = loadNative();
-const native = samplePasses('native');
 
 function seeded(n: number, seed: number, scale = 1): Float32Array {
   let s = seed >>> 0;
@@ -55,40 +53,57 @@ function expectSameSum(ours: number, theirs: number, magnitude: number, what: st
 }
 
 describe('per-sample passes (ts/lib/samples.ts)', () => {
-  it('runs natively where the addon loads, as in this build', () => {
-    expect(native.implementation).to.equal('native');
-    expect(samplePasses().implementation).to.equal('native');
+  it('runs natively where the addon loads, in JavaScript where it does not', () => {
+    expect(samplePasses().implementation).to.equal(hasAddon ? 'native' : 'javascript');
   });
 
-  for (const [name, x] of INPUTS) {
-    it(`sums and squares agree, finiteness included: ${name}`, () => {
-      const n = native.sums(x);
-      const j = javascriptPasses.sums(x);
-      let magnitude = 0;
-      let squares = 0;
-      for (const v of x) {
-        magnitude += Math.abs(v);
-        squares += v * v;
-      }
-      expectSameSum(n.sum, j.sum, magnitude, 'sum');
-      expectSameSum(n.squares, j.squares, squares, 'squares');
-      expect(Number.isFinite(n.sum)).to.equal(x.every(Number.isFinite));
+  it('SAMPLE_PASSES=native refuses to start without the addon, naming the variable and why', function () {
+    if (hasAddon) this.skip();
+    expect(() => samplePasses('native')).to.throw(/^SAMPLE_PASSES: native: the native addon is not built or does not load/);
+    expect(samplePasses().implementation).to.equal('javascript');
+  });
+
+  describe('native against JavaScript', () => {
+    let native: SamplePasses;
+    before(function () {
+      requireAddon(this);
+      native = samplePasses('native');
     });
 
-    it(`normalize writes bit-identical samples at an offset and nothing else: ${name}`, () => {
-      const run = (passes: SamplePasses): Float32Array => {
-        const dst = new Float32Array(x.length + 10).fill(42);
-        passes.normalize(x, dst, 5, 0.125, 3.5);
-        return dst;
-      };
-      const n = run(native);
-      const j = run(javascriptPasses);
-      expect(Buffer.from(n.buffer).equals(Buffer.from(j.buffer))).to.equal(true);
-      expect([...n.subarray(0, 5), ...n.subarray(x.length + 5)]).to.deep.equal(new Array(10).fill(42));
-    });
-  }
+    for (const [name, x] of INPUTS) {
+      it(`sums and squares agree, finiteness included: ${name}`, () => {
+        const n = native.sums(x);
+        const j = javascriptPasses.sums(x);
+        let magnitude = 0;
+        let squares = 0;
+        for (const v of x) {
+          magnitude += Math.abs(v);
+          squares += v * v;
+        }
+        expectSameSum(n.sum, j.sum, magnitude, 'sum');
+        expectSameSum(n.squares, j.squares, squares, 'squares');
+        expect(Number.isFinite(n.sum)).to.equal(x.every(Number.isFinite));
+      });
+
+      it(`normalize writes bit-identical samples at an offset and nothing else: ${name}`, () => {
+        const run = (passes: SamplePasses): Float32Array => {
+          const dst = new Float32Array(x.length + 10).fill(42);
+          passes.normalize(x, dst, 5, 0.125, 3.5);
+          return dst;
+        };
+        const n = run(native);
+        const j = run(javascriptPasses);
+        expect(Buffer.from(n.buffer).equals(Buffer.from(j.buffer))).to.equal(true);
+        expect([...n.subarray(0, 5), ...n.subarray(x.length + 5)]).to.deep.equal(new Array(10).fill(42));
+      });
+    }
+  });
 
   describe('the addon refuses what would read or write out of bounds', () => {
+    let addon: NativeAddon;
+    before(function () {
+      addon = requireAddon(this);
+    });
     const dst = new Float32Array(100);
     const src = new Float32Array(10);
     const refusal = (call: () => void): NativeError => {
@@ -142,6 +157,7 @@ describe('per-sample passes (ts/lib/samples.ts)', () => {
 
     it('each service runs its own choice, whatever a later one in the same process chose', async function () {
       this.timeout(30_000);
+      const addon = requireAddon(this);
       const javascript = await startTestService({ SAMPLE_PASSES: 'javascript' }, new ZeroCostBackend());
       const nativeService = await startTestService({ SAMPLE_PASSES: 'native' }, new ZeroCostBackend());
       const sumSamples = addon.sumSamples;
@@ -164,6 +180,7 @@ describe('per-sample passes (ts/lib/samples.ts)', () => {
 
     it('fills the same batch rows through the server either way', async function () {
       this.timeout(30_000);
+      requireAddon(this);
       const rows: Record<string, string> = {};
       for (const choice of ['native', 'javascript'] as const) {
         const backend = new ZeroCostBackend();

@@ -1,12 +1,15 @@
 // scripts/*.sh as a person runs them: main.sh brings up a background server on a free loopback port
-// with the fixture model, stop.sh takes it down leaving no process; --purge cleans a scratch copy.
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+// with the fixture model, stop.sh takes it down leaving no process (SIGKILL when SIGTERM is not
+// enough); --purge cleans a scratch copy; setup.sh decides what to install and build; make_sample.sh
+// remakes the committed samples.
+import { spawn } from 'node:child_process';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
 import { decodeWav } from '../tools/lib/wav.js';
-import { FIXTURE_V2 } from './helpers/service.js';
+import { READOUT_V2 } from './helpers/fixtures.js';
 import { deadPort, ROOT, run } from './helpers/tools.js';
 
 const script = (name: string): string => path.join(ROOT, 'scripts', name);
@@ -43,7 +46,7 @@ describe('scripts', function () {
 
   beforeEach(async () => {
     runDir = mkdtempSync(path.join(os.tmpdir(), 'smart-turn-run-'));
-    env = { PORT: String(await deadPort()), HOST: '127.0.0.1', MODEL_PATH: FIXTURE_V2, SMART_TURN_RUN_DIR: runDir, WAIT_TIMEOUT_S: '40' };
+    env = { PORT: String(await deadPort()), HOST: '127.0.0.1', MODEL_PATH: READOUT_V2, SMART_TURN_RUN_DIR: runDir, WAIT_TIMEOUT_S: '40' };
   });
   afterEach(async () => {
     await run('bash', [script('stop.sh')], { env }); // never leave a server behind, even on failure
@@ -133,26 +136,129 @@ describe('scripts', function () {
       rmSync(repo, { recursive: true, force: true });
     }
   });
+  it('stop.sh sends SIGKILL to a server still running STOP_TIMEOUT_S after SIGTERM', async () => {
+    // A process that ignores SIGTERM and whose command line names ts/main.ts, as the server's does.
+    const stubborn = spawn(process.execPath, ['-e', "process.on('SIGTERM', () => console.log('ignored')); console.log('ready'); setInterval(() => {}, 1000)", 'ts/main.ts'], {
+      detached: true,
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    const ended = new Promise<NodeJS.Signals | null>((resolve) => stubborn.on('exit', (_code, signal) => resolve(signal)));
+    let said = '';
+    stubborn.stdout!.on('data', (d) => (said += d));
+    while (!said.includes('ready')) await new Promise((r) => setTimeout(r, 10)); // its handler is installed
+    writeFileSync(path.join(runDir, 'server.pid'), String(stubborn.pid));
+    const r = await run('bash', [script('stop.sh')], { env: { ...env, STOP_TIMEOUT_S: '1' } });
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stderr).to.match(new RegExp(`stopping PID ${stubborn.pid} \\(SIGTERM; waiting up to 1s`));
+    expect(r.stderr, r.stderr).to.match(/still running after 1s: SIGKILL\n.*stopped/);
+    expect(await ended).to.equal('SIGKILL');
+    expect(said).to.equal('ready\nignored\n'); // it did get the SIGTERM first
+    expect(existsSync(path.join(runDir, 'server.pid'))).to.equal(false);
+  });
 
-  it('make_sample.sh speaks the two shipped clips with espeak-ng: 16 kHz mono 16-bit, as long as the committed ones', async () => {
-    const repo = mkdtempSync(path.join(os.tmpdir(), 'smart-turn-samples-'));
-    try {
+  describe('setup.sh', () => {
+    /** A scratch checkout with setup.sh, and fake npm and npx on PATH that log how they were called. */
+    function scratch(): { repo: string; calls: () => string[]; env: Record<string, string> } {
+      const repo = mkdtempSync(path.join(os.tmpdir(), 'smart-turn-setup-'));
       cpSync(path.join(ROOT, 'scripts'), path.join(repo, 'scripts'), { recursive: true });
-      const r = await run('bash', [path.join(repo, 'scripts/make_sample.sh')]);
-      expect(r.code, r.stderr).to.equal(0);
-      expect(r.stderr, 'espeak-ng must be installed (.ci/packages)').not.to.include('espeak-ng not found');
-      for (const name of ['mid.wav', 'end.wav']) {
-        const made = decodeWav(readFileSync(path.join(repo, 'samples', name)));
-        const shipped = decodeWav(readFileSync(path.join(ROOT, 'samples', name)));
-        expect([made.sourceRate, made.channels, made.bitDepth]).to.deep.equal([16000, 1, '16']);
-        expect(r.stdout).to.include(`samples/${name}: `);
-        // Another espeak-ng release may speak a little faster or slower; the sentence stays the same.
-        expect(made.samples.length / shipped.samples.length, name).to.be.within(0.8, 1.25);
-        const rms = Math.sqrt(made.samples.reduce((sum, x) => sum + x * x, 0) / made.samples.length);
-        expect(rms, `${name} holds speech, not silence`).to.be.above(0.01);
+      for (const file of ['package-lock.json', 'tsconfig.json']) cpSync(path.join(ROOT, file), path.join(repo, file));
+      mkdirSync(path.join(repo, 'ts'));
+      writeFileSync(path.join(repo, 'ts/main.ts'), '');
+      const bin = path.join(repo, 'fake-bin');
+      mkdirSync(bin);
+      for (const tool of ['npm', 'npx']) {
+        // What npm ci and tsc leave behind that setup.sh writes its stamps into: the folders.
+        writeFileSync(path.join(bin, tool), `#!/bin/sh\necho "${tool} $*" >> "${path.join(repo, 'calls.log')}"\n[ "$1" = ci ] && mkdir -p node_modules\n[ "$1" = --no-install ] && mkdir -p dist\nexit 0\n`);
+        chmodSync(path.join(bin, tool), 0o755);
       }
-    } finally {
-      rmSync(repo, { recursive: true, force: true });
+      return {
+        repo,
+        calls: () => (existsSync(path.join(repo, 'calls.log')) ? readFileSync(path.join(repo, 'calls.log'), 'utf8').trim().split('\n') : []),
+        env: { PATH: `${bin}:${process.env['PATH']}` },
+      };
     }
+
+    it('on a fresh checkout: npm ci, the addon when npm ci left none, tsc; then a re-run does nothing', async () => {
+      const { repo, calls, env: path_ } = scratch();
+      try {
+        const first = await run('bash', [path.join(repo, 'scripts/setup.sh')], { env: path_ });
+        expect(first.code, first.stderr).to.equal(0);
+        expect(calls()).to.deep.equal(['npm ci --no-audit --no-fund', 'npm run --silent build:native', 'npx --no-install tsc -p tsconfig.json']);
+        expect(first.stderr).to.match(/done\. Start the server with: bash scripts\/start\.sh/);
+        // What the real npm ci and build would have left behind:
+        mkdirSync(path.join(repo, 'build/Release'), { recursive: true });
+        writeFileSync(path.join(repo, 'build/Release/smart_turn_native.node'), '');
+        const again = await run('bash', [path.join(repo, 'scripts/setup.sh')], { env: path_ });
+        expect(again.code, again.stderr).to.equal(0);
+        expect(calls(), 'nothing more ran').to.have.length(3);
+        expect(again.stderr).to.match(/npm packages are current[\s\S]*native addon present[\s\S]*TypeScript build is current/);
+        // A changed lock file or source brings back exactly the steps they feed.
+        writeFileSync(path.join(repo, 'package-lock.json'), '{}\n');
+        writeFileSync(path.join(repo, 'ts/main.ts'), '// changed\n', { flag: 'a' });
+        const changed = await run('bash', [path.join(repo, 'scripts/setup.sh')], { env: path_ });
+        expect(changed.code, changed.stderr).to.equal(0);
+        expect(calls().slice(3)).to.deep.equal(['npm ci --no-audit --no-fund', 'npx --no-install tsc -p tsconfig.json']);
+      } finally {
+        rmSync(repo, { recursive: true, force: true });
+      }
+    });
+
+    it('refuses a Node older than 20 and an unknown option', async () => {
+      const { repo, env: path_ } = scratch();
+      try {
+        writeFileSync(path.join(repo, 'fake-bin/node'), '#!/bin/sh\ncase "$1" in -p) echo 18 ;; --version) echo v18.19.0 ;; esac\n');
+        chmodSync(path.join(repo, 'fake-bin/node'), 0o755);
+        const old = await run('bash', [path.join(repo, 'scripts/setup.sh')], { env: path_ });
+        expect(old.code).to.equal(1);
+        expect(old.stderr).to.match(/Node v18\.19\.0 is too old: this server needs Node 20 or newer/);
+        const bad = await run('bash', [path.join(repo, 'scripts/setup.sh'), '--fast']);
+        expect(bad.code).to.equal(1);
+        expect(bad.stderr).to.match(/unknown option --fast/);
+      } finally {
+        rmSync(repo, { recursive: true, force: true });
+      }
+    });
+  });
+
+  describe('make_sample.sh', () => {
+    it('speaks the two shipped clips with espeak-ng: 16 kHz mono 16-bit, as long as the committed ones', async () => {
+      const repo = mkdtempSync(path.join(os.tmpdir(), 'smart-turn-samples-'));
+      try {
+        cpSync(path.join(ROOT, 'scripts'), path.join(repo, 'scripts'), { recursive: true });
+        const r = await run('bash', [path.join(repo, 'scripts/make_sample.sh')]);
+        expect(r.code, r.stderr).to.equal(0);
+        expect(r.stderr, 'espeak-ng must be installed (.ci/packages)').not.to.include('espeak-ng not found');
+        for (const name of ['mid.wav', 'end.wav']) {
+          const made = decodeWav(readFileSync(path.join(repo, 'samples', name)));
+          const shipped = decodeWav(readFileSync(path.join(ROOT, 'samples', name)));
+          expect([made.sourceRate, made.channels, made.bitDepth]).to.deep.equal([16000, 1, '16']);
+          expect(r.stdout).to.include(`samples/${name}: `);
+          // Another espeak-ng release may speak a little faster or slower; the sentence stays the same.
+          expect(made.samples.length / shipped.samples.length, name).to.be.within(0.8, 1.25);
+          const rms = Math.sqrt(made.samples.reduce((sum, x) => sum + x * x, 0) / made.samples.length);
+          expect(rms, `${name} holds speech, not silence`).to.be.above(0.01);
+        }
+      } finally {
+        rmSync(repo, { recursive: true, force: true });
+      }
+    });
+
+    it('writes 16 kHz mono tone bursts where espeak-ng is missing, saying so', async () => {
+      const repo = mkdtempSync(path.join(os.tmpdir(), 'smart-turn-samples-'));
+      try {
+        cpSync(path.join(ROOT, 'scripts'), path.join(repo, 'scripts'), { recursive: true });
+        // A PATH with sox and the basic tools the script uses, but no espeak-ng.
+        const bin = path.join(repo, 'bin');
+        mkdirSync(bin);
+        for (const tool of ['sox', 'soxi', 'mktemp', 'rm', 'mkdir', 'stat', 'dirname']) symlinkSync(`/usr/bin/${tool}`, path.join(bin, tool));
+        const r = await run('/bin/bash', [path.join(repo, 'scripts/make_sample.sh')], { env: { PATH: bin } });
+        expect(r.code, r.stderr).to.equal(0);
+        expect(r.stderr).to.match(/espeak-ng not found; writing tone bursts to samples\/mid\.wav/);
+        const wav = decodeWav(readFileSync(path.join(repo, 'samples/mid.wav')));
+        expect([wav.sourceRate, wav.channels, wav.bitDepth, wav.samples.length]).to.deep.equal([16_000, 1, '16', 2.1 * 16_000]);
+      } finally {
+        rmSync(repo, { recursive: true, force: true });
+      }
+    });
   });
 });

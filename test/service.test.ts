@@ -2,14 +2,15 @@
 import { expect } from 'chai';
 import { OnnxBackend } from '../ts/backends/onnx.js';
 import { GatedBackend } from './helpers/backends.js';
-import { FIXTURE_V2, startTestService, type TestService } from './helpers/service.js';
+import { READOUT_V2 } from './helpers/fixtures.js';
+import { startTestService, type TestService } from './helpers/service.js';
 
 describe('service', () => {
   let svc: TestService | undefined;
   afterEach(async () => svc?.stop());
 
   // Buckets 1,2: a batching window would hold a lone request back for a second one.
-  const gated = async (): Promise<GatedBackend> => new GatedBackend(await OnnxBackend.open({ modelPath: FIXTURE_V2, buckets: [1, 2] }));
+  const gated = async (): Promise<GatedBackend> => new GatedBackend(await OnnxBackend.open({ modelPath: READOUT_V2, buckets: [1, 2] }));
   const clip = (backend: GatedBackend) => backend.family.prepare(new Float32Array(16_000));
 
   it('dispatches a lone request on the CPU backend at once: its window is 0 unless MICRO_BATCH_WINDOW_MS says', async () => {

@@ -5,13 +5,19 @@ import { expect } from 'chai';
 import { OnnxBackend } from '../ts/backends/onnx.js';
 import { TensorRtBackend } from '../ts/backends/tensorrt.js';
 import { Batcher } from '../ts/batcher.js';
-import { addon, openTestBackend, rejection, WINDOW } from './helpers/native.js';
-import { FIXTURE_V2 } from './helpers/service.js';
+import type { NativeAddon } from '../ts/lib/native.js';
+import { expectedV2, READOUT_V2 } from './helpers/fixtures.js';
+import { openTestBackend, rejection, requireAddon, WINDOW } from './helpers/native.js';
 
-/** A clip of n samples of a slow sine with a DC offset: after normalization its mean is 0. */
+/** A clip of n samples of a slow sine with a DC offset, distinct per seed. */
 const samples = (n: number, seed: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i / (50 + seed)) + 0.1 * seed);
 
 describe('tensorrt backend', () => {
+  let addon: NativeAddon;
+  before(function () {
+    addon = requireAddon(this);
+  });
+
   it('opens what it is given, and says which plans did not fit the device', async () => {
     const error = await rejection(
       TensorRtBackend.open({
@@ -26,7 +32,7 @@ describe('tensorrt backend', () => {
 
   describe('on the host TEST executor', () => {
     let backend: TensorRtBackend;
-    beforeEach(async () => (backend = await openTestBackend({ executor: 'test-host', buckets: [2, 4, 8] })));
+    beforeEach(async () => (backend = await openTestBackend(addon, { executor: 'test-host', buckets: [2, 4, 8] })));
     afterEach(() => backend.close());
 
     it('implements Backend: buckets, family, one batch in flight per slot', () => {
@@ -77,7 +83,7 @@ describe('tensorrt backend', () => {
     });
 
     it('serves through the Batcher with the same probabilities as ONNX Runtime', async () => {
-      const onnx = await OnnxBackend.open({ modelPath: FIXTURE_V2, buckets: [2, 4, 8] });
+      const onnx = await OnnxBackend.open({ modelPath: READOUT_V2, buckets: [2, 4, 8] });
       try {
         const lengths = [1, 160, 16_000, 100_000, 255_999, 256_000, 300_000, 7];
         const run = async (b: TensorRtBackend | OnnxBackend) => {
@@ -88,6 +94,7 @@ describe('tensorrt backend', () => {
         };
         const [trt, ort] = [await run(backend), await run(onnx)];
         trt.forEach((r, i) => expect(r.probability, `clip ${i}`).to.be.closeTo(ort[i]!.probability, 2e-6));
+        trt.forEach((r, i) => expect(r.probability, `clip ${i}`).to.be.closeTo(expectedV2(samples(lengths[i]!, i)), 2e-6));
         expect(trt.some((r) => r.batchSize > 1)).to.equal(true);
       } finally {
         await onnx.close();
@@ -97,19 +104,24 @@ describe('tensorrt backend', () => {
     it('answers 500 concurrent requests, each its own, and leaks nothing', async function () {
       this.timeout(120_000);
       const batcher = new Batcher(backend, { windowMs: 2, maxQueue: 1000, timeoutMs: 60_000 });
-      const round = async () => {
-        const lengths = Array.from({ length: 500 }, (_, i) => 1 + ((i * 7919) % WINDOW));
-        const results = await Promise.all(lengths.map((n) => batcher.submit(backend.family.prepare(new Float32Array(n).fill(0.25)))));
-        // A constant clip normalizes to zeros, so only its length moves the answer.
-        results.forEach((r, i) => expect(r.probability).to.be.closeTo(1 / (1 + Math.exp(-8 * (lengths[i]! / WINDOW - 0.5))), 1e-5));
+      // Distinct clips of one length per round (only their values tell them apart); the length changes
+      // between rounds, so reused rows are rewritten over a longer and then a shorter previous clip.
+      // Made before the memory is measured, so only what serving allocates is counted.
+      const rounds = [16_000, 24_000, 4_000].map((length) => {
+        const clips = Array.from({ length: 500 }, (_, i) => samples(length, i));
+        return { clips, expected: clips.map((clip) => expectedV2(clip)) };
+      });
+      const serve = async ({ clips, expected }: (typeof rounds)[number]) => {
+        const results = await Promise.all(clips.map((clip) => batcher.submit(backend.family.prepare(clip))));
+        results.forEach((r, i) => expect(r.probability, `clip ${i}`).to.be.closeTo(expected[i]!, 2e-6));
         return results;
       };
-      const first = await round();
+      const first = await serve(rounds[0]!);
       expect(new Set(first.map((r) => r.bucket))).to.include(8);
       expect(backend.stats()).to.deep.equal({ leased: 0, running: 0, closed: false });
       const before = process.memoryUsage();
-      await round();
-      await round();
+      await serve(rounds[1]!);
+      await serve(rounds[2]!);
       const after = process.memoryUsage();
       expect(backend.stats()).to.deep.equal({ leased: 0, running: 0, closed: false });
       // Lent buffers are made once per slot, so steady serving allocates nothing that lasts.

@@ -32,6 +32,7 @@ const FORMATS: Array<[string, string[], number]> = [
   ['24-bit PCM', ['-e', 'signed-integer', '-b', '24'], 0.002],
   ['32-bit PCM', ['-e', 'signed-integer', '-b', '32'], 0.002],
   ['32-bit float', ['-e', 'floating-point', '-b', '32'], 0.002],
+  ['64-bit float', ['-e', 'floating-point', '-b', '64'], 0.002],
 ];
 
 describe('wav decoding (tools/lib/wav.ts)', () => {

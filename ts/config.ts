@@ -1,5 +1,7 @@
 // Configuration from the environment, parsed once at start-up. A bad value throws a ConfigError
 // naming the variable; nothing downstream re-validates.
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import path from 'node:path';
 import { ConfigError } from './errors.js';
 
@@ -66,6 +68,23 @@ export interface Config {
   /** Where the per-sample passes run: the native addon's SIMD C++ when it loads (auto), or JavaScript. */
   samplePasses: SamplePassesChoice;
   logLevel: LogLevel;
+  hub: HubSettings;
+}
+
+/** The Hugging Face Hub variables, with the defaults huggingface_hub's constants.py uses. */
+export interface HubSettings {
+  /** HF_ENDPOINT, without a trailing slash. */
+  endpoint: string;
+  /** HF_TOKEN, else the token file (HF_TOKEN_PATH, or $HF_HOME/token) huggingface-cli login writes. */
+  token: string | undefined;
+  /** HF_HUB_CACHE (or HUGGINGFACE_HUB_CACHE): the folder holding models--org--name folders. */
+  cacheDir: string;
+  /** HF_HUB_OFFLINE: no network at all, only the cache answers. */
+  offline: boolean;
+  /** HF_HUB_ETAG_TIMEOUT (seconds in the variable): the metadata (HEAD) request. */
+  etagTimeoutMs: number;
+  /** HF_HUB_DOWNLOAD_TIMEOUT (seconds in the variable): the longest wait for a download's next bytes. */
+  downloadTimeoutMs: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -106,6 +125,24 @@ export function loadConfig(env: Env = process.env): Config {
     ortAllowSpinning: r.optionalFlag('ORT_ALLOW_SPINNING'),
     samplePasses: r.oneOf('SAMPLE_PASSES', SAMPLE_PASSES_CHOICES, 'auto'),
     logLevel: r.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
+    hub: hubSettings(r),
+  };
+}
+
+function hubSettings(r: Reader): HubSettings {
+  const hfHome = r.string('HF_HOME', path.join(r.string('XDG_CACHE_HOME', path.join(homedir(), '.cache')), 'huggingface'));
+  const tokenPath = r.string('HF_TOKEN_PATH', path.join(hfHome, 'token'));
+  const endpoint = r.string('HF_ENDPOINT', 'https://huggingface.co').replace(/\/+$/, '');
+  if (!/^https?:\/\/[^/]/.test(endpoint) || !URL.canParse(endpoint)) {
+    throw new ConfigError('HF_ENDPOINT', `expected an http(s) URL such as https://huggingface.co, got ${JSON.stringify(endpoint)}`);
+  }
+  return {
+    endpoint,
+    token: r.optionalString('HF_TOKEN') ?? (existsSync(tokenPath) ? readFileSync(tokenPath, 'utf8').trim() || undefined : undefined),
+    cacheDir: r.optionalString('HF_HUB_CACHE') ?? r.string('HUGGINGFACE_HUB_CACHE', path.join(hfHome, 'hub')),
+    offline: r.flag('HF_HUB_OFFLINE', false),
+    etagTimeoutMs: r.number('HF_HUB_ETAG_TIMEOUT', 10, 0.001, 86_400) * 1000,
+    downloadTimeoutMs: r.number('HF_HUB_DOWNLOAD_TIMEOUT', 10, 0.001, 86_400) * 1000,
   };
 }
 
@@ -115,6 +152,7 @@ export function redactedConfig(config: Config): Record<string, unknown> {
     ...config,
     authKey: config.authKey === undefined ? 'unset' : 'set',
     metricsAuthKey: config.metricsAuthKey === undefined ? 'unset' : 'set',
+    hub: { ...config.hub, token: config.hub.token === undefined ? 'unset' : 'set' },
   };
 }
 

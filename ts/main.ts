@@ -17,17 +17,19 @@ try {
 }
 
 const log = createLogger(config.logLevel);
-log.info({ config: redactedConfig(config) }, 'starting');
 
 let service: Service | undefined;
 let signals = 0;
+// Ends the process by the signal itself: process.exit while a batch runs would tear down the ONNX
+// Runtime thread mid-run, which aborts inside onnxruntime-node (SIGABRT) instead of exiting.
+const dieBy = (signal: NodeJS.Signals): void => {
+  process.removeAllListeners(signal);
+  process.kill(process.pid, signal);
+};
 const onSignal = (signal: NodeJS.Signals): void => {
   if (++signals > 1) {
-    // Die by the signal itself: process.exit would tear down the ONNX Runtime thread mid-run, which
-    // aborts inside onnxruntime-node instead of exiting.
     log.warn({ signal }, 'second signal: exiting now');
-    process.removeAllListeners(signal);
-    process.kill(process.pid, signal);
+    dieBy(signal);
     return;
   }
   if (!service) {
@@ -36,8 +38,8 @@ const onSignal = (signal: NodeJS.Signals): void => {
   }
   log.info({ signal, timeoutMs: config.shutdownTimeoutMs }, 'draining: answering accepted requests, then exiting');
   const deadline = setTimeout(() => {
-    log.error({ timeoutMs: config.shutdownTimeoutMs }, 'SHUTDOWN_TIMEOUT_MS passed before the drain finished; exiting');
-    process.exit(1);
+    log.error({ signal, timeoutMs: config.shutdownTimeoutMs }, 'SHUTDOWN_TIMEOUT_MS passed before the drain finished; exiting by the signal');
+    dieBy(signal);
   }, config.shutdownTimeoutMs);
   deadline.unref();
   service.stop().then(
@@ -53,6 +55,8 @@ const onSignal = (signal: NodeJS.Signals): void => {
 };
 process.on('SIGTERM', onSignal);
 process.on('SIGINT', onSignal);
+// Only now: a signal sent on seeing this line must find the handlers installed.
+log.info({ config: redactedConfig(config) }, 'starting');
 
 try {
   service = await startService(config, log);

@@ -3,6 +3,7 @@
 // checked against the body before anything is allocated, so a claimed shape cannot cost memory.
 import { ServeError } from './errors.js';
 import { samplePasses, type SamplePasses } from './lib/samples.js';
+import { parseNpyHeader } from './npy-header.js';
 
 const MAGIC = Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]); // \x93NUMPY
 
@@ -51,10 +52,10 @@ export function decodeNpy(body: Buffer, passes: SamplePasses = samplePasses()): 
   if (dataStart > body.length) {
     throw bad(`truncated .npy header: it claims ${headerLength} bytes but only ${body.length - headerStart} follow`);
   }
-  const header = body.toString(major === 3 ? 'utf8' : 'latin1', headerStart, dataStart);
-  const { descr, fortranOrder, shape } = parseHeader(header);
-  void fortranOrder; // A single row or column has the same bytes in either order.
-
+  // A single row or column has the same bytes in either order, so fortran_order is only validated.
+  const { descr, shape } = parseNpyHeader(headerText(body, headerStart, dataStart, major), major);
+  if (descr === null) throw bad('structured (record) dtypes are not accepted: send a plain float32 array');
+  if (descr.includes('O')) throw bad('object arrays (pickled data) are not accepted: send a float32 array');
   const length = sampleCount(shape);
   const dtype = normaliseDescr(descr);
   const info = DTYPES[dtype];
@@ -87,127 +88,35 @@ export function decodeNpy(body: Buffer, passes: SamplePasses = samplePasses()): 
   return { samples, dtype, zeroCopy };
 }
 
+// Version 3.0 headers are UTF-8 (as Python decodes them: invalid bytes refused, a BOM kept as text).
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+function headerText(body: Buffer, start: number, end: number, major: number): string {
+  if (major !== 3) return body.toString('latin1', start, end);
+  try {
+    return utf8.decode(body.subarray(start, end));
+  } catch {
+    throw bad('.npy version 3.0 header is not valid UTF-8');
+  }
+}
+
 function normaliseDescr(descr: string): string {
   if (descr.startsWith('=')) return `<${descr.slice(1)}`;
   return descr;
 }
 
 /** Mono audio may come as (N,), (1, N) or (N, 1). */
-function sampleCount(shape: number[]): number {
+function sampleCount(shape: bigint[]): number {
   const text = `(${shape.join(', ')}${shape.length === 1 ? ',' : ''})`;
-  let n: number;
+  const negative = shape.find((d) => d < 0n);
+  if (negative !== undefined) throw bad(`shape has a negative dimension (${negative})`);
+  let n: bigint;
   if (shape.length === 1) n = shape[0]!;
-  else if (shape.length === 2 && (shape[0] === 1 || shape[1] === 1)) n = shape[0]! * shape[1]!;
+  else if (shape.length === 2 && (shape[0] === 1n || shape[1] === 1n)) n = shape[0]! * shape[1]!;
   else if (shape.length === 2) {
-    throw bad(`shape ${text} looks like ${Math.min(...shape)} channels: send mono audio, shape (N,)`);
+    throw bad(`shape ${text} looks like ${shape[0]! < shape[1]! ? shape[0] : shape[1]} channels: send mono audio, shape (N,)`);
   } else throw bad(`shape ${text} is not mono audio: expected (N,), (1, N) or (N, 1)`);
-  if (n === 0) throw bad(`the array is empty (shape ${text}): send at least one sample`);
-  return n;
-}
-
-interface Header {
-  descr: string;
-  fortranOrder: boolean;
-  shape: number[];
-}
-
-// The header is a Python dict literal. A small tokenizer over exactly the value kinds np.save writes
-// (strings, booleans, tuples of ints) accepts any key order and spacing without an eval.
-function parseHeader(text: string): Header {
-  const p = new LiteralParser(text);
-  const dict = p.parseDict();
-  const descr = dict.get('descr');
-  const fortran = dict.get('fortran_order');
-  const shape = dict.get('shape');
-  if (Array.isArray(descr) || (typeof descr === 'object' && descr !== null)) {
-    throw bad('structured (record) dtypes are not accepted: send a plain float32 array');
-  }
-  if (typeof descr !== 'string') throw bad(".npy header has no 'descr' string");
-  if (descr.includes('O')) throw bad('object arrays (pickled data) are not accepted: send a float32 array');
-  if (typeof fortran !== 'boolean') throw bad(".npy header has no 'fortran_order' boolean");
-  if (!Array.isArray(shape) || !shape.every((d) => typeof d === 'number')) {
-    throw bad(".npy header has no 'shape' tuple of integers");
-  }
-  return { descr, fortranOrder: fortran, shape: shape as number[] };
-}
-
-// Tuples are arrays; lists are kept apart, since NumPy itself refuses a shape that is not a tuple.
-type Literal = string | number | boolean | Literal[] | { list: Literal[] } | Map<string, Literal>;
-
-class LiteralParser {
-  private pos = 0;
-  private depth = 0;
-  constructor(private readonly s: string) {}
-
-  parseDict(): Map<string, Literal> {
-    this.skip();
-    if (this.s[this.pos] !== '{') throw bad('.npy header is not a Python dict literal');
-    const value = this.value();
-    this.skip();
-    if (this.pos !== this.s.length) throw bad('.npy header has text after its dict');
-    return value as Map<string, Literal>;
-  }
-
-  private skip(): void {
-    while (this.pos < this.s.length && /\s/.test(this.s[this.pos]!)) this.pos++;
-  }
-
-  private fail(what: string): never {
-    throw bad(`malformed .npy header at character ${this.pos}: ${what}`);
-  }
-
-  private value(): Literal {
-    this.skip();
-    const c = this.s[this.pos];
-    if (c === '{') return this.sequence('{', '}', true) as Map<string, Literal>;
-    if (c === '(') return this.sequence('(', ')', false) as Literal[];
-    if (c === '[') return { list: this.sequence('[', ']', false) as Literal[] };
-    if (c === "'" || c === '"') return this.string(c);
-    const word = /^(True|False|-?\d+L?)/.exec(this.s.slice(this.pos, this.pos + 24));
-    if (!word) this.fail(c === undefined ? 'unexpected end' : `unexpected ${JSON.stringify(c)}`);
-    this.pos += word[0].length;
-    if (word[0] === 'True') return true;
-    if (word[0] === 'False') return false;
-    const n = Number(word[0].replace('L', ''));
-    if (n < 0) throw bad(`shape has a negative dimension (${n})`);
-    if (!Number.isSafeInteger(n)) throw bad(`shape dimension ${word[0]} is too large`);
-    return n;
-  }
-
-  private string(quote: string): string {
-    const end = this.s.indexOf(quote, this.pos + 1);
-    if (end < 0) this.fail('unterminated string');
-    const text = this.s.slice(this.pos + 1, end);
-    this.pos = end + 1;
-    return text;
-  }
-
-  private sequence(open: string, close: string, isDict: boolean): Literal[] | Map<string, Literal> {
-    this.pos++; // past `open`
-    if (++this.depth > 4) this.fail('nested too deeply');
-    const items: Literal[] = [];
-    const map = new Map<string, Literal>();
-    for (;;) {
-      this.skip();
-      if (this.s[this.pos] === close) {
-        this.pos++;
-        this.depth--;
-        return isDict ? map : items;
-      }
-      if (isDict) {
-        const key = this.value();
-        if (typeof key !== 'string') this.fail('dict key is not a string');
-        this.skip();
-        if (this.s[this.pos] !== ':') this.fail("expected ':'");
-        this.pos++;
-        map.set(key, this.value());
-      } else {
-        items.push(this.value());
-      }
-      this.skip();
-      const c = this.s[this.pos];
-      if (c === ',') this.pos++;
-      else if (c !== close) this.fail(`expected ',' or '${open === '{' ? '}' : close}'`);
-    }
-  }
+  if (n === 0n) throw bad(`the array is empty (shape ${text}): send at least one sample`);
+  if (n > BigInt(Number.MAX_SAFE_INTEGER)) throw bad(`shape dimension ${n} is too large`);
+  return Number(n);
 }

@@ -1,7 +1,8 @@
 // A stand-in for the Hugging Face Hub on 127.0.0.1 (port 0): the resolve URL layout and headers that
 // huggingface_hub reads (X-Repo-Commit, ETag / X-Linked-Etag, X-Linked-Size, X-Error-Code), LFS files
 // redirected to a "CDN" path that honours Range, a private repo behind a token, a renamed repo behind a
-// relative redirect, and faults a test can switch on (a connection cut mid-file, corrupt bytes).
+// relative redirect, and faults a test can switch on: a connection cut or stalled mid-file, corrupt or
+// extra bytes, a wrong Content-Range, a HEAD never answered, an ETag that is not a checksum.
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import * as http from 'node:http';
@@ -47,10 +48,21 @@ export class FakeHub {
   ignoreRange = false;
   /** Every request fails with this status. */
   failWith: number | undefined;
+  /** CDN responses send this many bytes, then nothing more, keeping the connection open. */
+  stallAfter: number | undefined;
+  /** HEAD requests are never answered. */
+  stallHead = false;
+  /** CDN responses append this many bytes beyond the file (Content-Length counts them). */
+  extraBytes = 0;
+  /** Ranged CDN responses claim to start this many bytes off the range asked for. */
+  rangeOffBy = 0;
+  /** Files stored in git get this ETag instead of their git blob id. */
+  gitEtag: string | undefined;
   readonly #server: http.Server;
   readonly #repos: Record<string, HubRepoSpec>;
   readonly #renamed: Record<string, string>;
   readonly #blobs = new Map<string, Buffer>();
+  readonly #stalled: http.ServerResponse[] = [];
 
   private constructor(repos: Record<string, HubRepoSpec>, renamed: Record<string, string>) {
     this.#repos = repos;
@@ -76,6 +88,7 @@ export class FakeHub {
 
   async close(): Promise<void> {
     if (!this.#server.listening) return;
+    this.#stalled.forEach((res) => res.destroy());
     this.#server.closeAllConnections();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
   }
@@ -84,6 +97,7 @@ export class FakeHub {
     const url = new URL(req.url ?? '/', this.endpoint);
     this.requests.push({ method: req.method ?? '', url: url.pathname, headers: req.headers });
     if (this.failWith !== undefined) return void res.writeHead(this.failWith).end();
+    if (this.stallHead && req.method === 'HEAD') return void this.#stalled.push(res);
 
     const cdn = /^\/cdn\/([0-9a-f]{64})$/.exec(url.pathname);
     if (cdn) return this.#serveBlob(req, res, this.#blobs.get(cdn[1]!));
@@ -121,7 +135,7 @@ export class FakeHub {
     }
     res.writeHead(200, {
       'x-repo-commit': commit,
-      etag: `"${gitBlobSha1(spec.bytes)}"`,
+      etag: `"${this.gitEtag ?? gitBlobSha1(spec.bytes)}"`,
       'content-length': String(spec.bytes.length),
     });
     res.end(req.method === 'HEAD' ? undefined : this.corrupt ? flipFirst(spec.bytes) : spec.bytes);
@@ -130,18 +144,25 @@ export class FakeHub {
   #serveBlob(req: http.IncomingMessage, res: http.ServerResponse, blob: Buffer | undefined): void {
     if (!blob) return void res.writeHead(404).end();
     let body = this.corrupt ? flipFirst(blob) : blob;
+    if (this.extraBytes) body = Buffer.concat([body, Buffer.alloc(this.extraBytes, 1)]);
     const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
     if (range && !this.ignoreRange) {
       const start = Number(range[1]);
       body = body.subarray(start);
+      const claimed = start + this.rangeOffBy;
       res.writeHead(206, {
         'content-length': String(body.length),
-        'content-range': `bytes ${start}-${blob.length - 1}/${blob.length}`,
+        'content-range': `bytes ${claimed}-${claimed + body.length - 1}/${blob.length}`,
       });
     } else {
       res.writeHead(200, { 'content-length': String(body.length) });
     }
     if (req.method === 'HEAD') return void res.end();
+    if (this.stallAfter !== undefined) {
+      // Part of the body, then silence on an open connection.
+      res.write(body.subarray(0, this.stallAfter));
+      return void this.#stalled.push(res);
+    }
     if (this.cutAfter === undefined) return void res.end(body);
     // Flush part of the body, then drop the connection without finishing it.
     res.write(body.subarray(0, this.cutAfter), () => setTimeout(() => res.socket?.destroy(), 20));

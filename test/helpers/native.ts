@@ -1,29 +1,31 @@
-// Shared by the native addon's tests: the fixture model's answer computed in JS, rows written
-// straight into lent buffers, and GPU availability with the reason to print when tests skip.
+// Shared by the native addon's tests: the addon (or why it is missing), rows written straight into
+// lent buffers, and GPU availability with the reason to print when tests skip.
 import { TensorRtBackend } from '../../ts/backends/tensorrt.js';
-import { loadNative, type NativeAddon, type NativeEngine, type NativeError, type NativeOpenOptions } from '../../ts/lib/native.js';
+import { tryLoadNative, type NativeAddon, type NativeEngine, type NativeError, type NativeOpenOptions } from '../../ts/lib/native.js';
 
 export const WINDOW = 256_000;
 
-export const addon: NativeAddon = loadNative();
+const loaded = tryLoadNative();
 
-/** TensorRtBackend over one of the addon's TEST executors (the fixture model), as the tests and GPU checks open it. */
-export function openTestBackend(options: NativeOpenOptions & { executor: 'test-host' | 'test-cuda' }): Promise<TensorRtBackend> {
+/** TensorRtBackend over one of the addon's TEST executors (the readout-v2 fixture), as the tests and GPU checks open it. */
+export function openTestBackend(addon: NativeAddon, options: NativeOpenOptions & { executor: 'test-host' | 'test-cuda' }): Promise<TensorRtBackend> {
   return TensorRtBackend.open({ addon, options, model: `fixture on the ${options.executor} TEST executor`, reason: `TEST executor ${options.executor}` });
 }
 
-/** mean-v2: sigmoid(masked_mean(values) + 8 * (sum(mask) / 256000 - 0.5)), in double precision. */
-export function meanV2(values: Float32Array, mask: BigInt64Array, row: number): number {
-  let total = 0;
-  let count = 0;
-  for (let i = row * WINDOW; i < (row + 1) * WINDOW; i++) {
-    const m = Number(mask[i]);
-    total += values[i]! * m;
-    count += m;
-  }
-  const z = total / Math.max(count, 1) + 8 * (count / WINDOW - 0.5);
-  return 1 / (1 + Math.exp(-z));
+/**
+ * The addon, for suites that need it; on a machine without it (SMART_TURN_SKIP_NATIVE=1, no compiler,
+ * a failed build) the calling suite skips, saying why. Call it from a `before` hook. .ci/run's main
+ * run sets SMART_TURN_REQUIRE_NATIVE=1, where a skip would hide a broken build.
+ */
+export function requireAddon(ctx: Mocha.Context): NativeAddon {
+  if (loaded.addon) return loaded.addon;
+  if (process.env['SMART_TURN_REQUIRE_NATIVE'] === '1') throw new Error(`SMART_TURN_REQUIRE_NATIVE=1, but ${loaded.reason}`);
+  console.log(`      skipped: ${loaded.reason}`);
+  ctx.skip();
 }
+
+/** Whether the addon loads here, for single tests that compare against it. */
+export const hasAddon = loaded.addon !== undefined;
 
 /** Row `row` holds `length` samples of a ramp scaled by `scale`, masked past them. */
 export function writeRow(values: Float32Array, mask: BigInt64Array, row: number, length: number, scale = 1): void {
@@ -50,19 +52,21 @@ export async function rejection(promise: Promise<unknown>): Promise<NativeError>
 }
 
 /** Undefined when a GPU is usable; else why not, for the skip message. */
-export function noGpuReason(): string | undefined {
+function noGpuReason(addon: NativeAddon): string | undefined {
   const status = addon.status();
   return status.cuda ? undefined : status.reason;
 }
 
-export function skipWithoutGpu(ctx: Mocha.Context): void {
-  const why = noGpuReason();
+export function skipWithoutGpu(ctx: Mocha.Context): NativeAddon {
+  const addon = requireAddon(ctx);
+  const why = noGpuReason(addon);
   // scripts/gpu_check.sh sets this: on the GPU machine a skip would hide a broken CUDA path.
   if (why !== undefined && process.env['SMART_TURN_REQUIRE_GPU'] === '1') throw new Error(`no GPU: ${why}`);
   if (why !== undefined) {
     console.log(`      skipped: no GPU for the CUDA test executor (${why.split(';')[0]})`);
     ctx.skip();
   }
+  return addon;
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

@@ -6,8 +6,8 @@ import { loadConfig, type Config } from '../../ts/config.js';
 import type { DestinationStream } from 'pino';
 import { createLogger } from '../../ts/log.js';
 import { startService, type Service } from '../../ts/service.js';
+import { READOUT_V2 } from './fixtures.js';
 
-export const FIXTURE_V2 = fileURLToPath(new URL('../fixtures/models/mean-v2.onnx', import.meta.url));
 export const fixture = (name: string): string => fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url));
 
 export interface TestService extends Service {
@@ -16,7 +16,7 @@ export interface TestService extends Service {
 }
 
 export async function startTestService(env: Record<string, string> = {}, backend?: Backend, logTo?: DestinationStream): Promise<TestService> {
-  const config = loadConfig({ MODEL_PATH: FIXTURE_V2, BACKEND: 'onnx', HOST: '127.0.0.1', PORT: '0', ...env });
+  const config = loadConfig({ MODEL_PATH: READOUT_V2, BACKEND: 'onnx', HOST: '127.0.0.1', PORT: '0', ...env });
   const log = logTo ? createLogger('info', logTo) : createLogger(process.env['SMART_TURN_TEST_LOGS'] === '1' ? 'debug' : 'silent');
   const service = await startService(config, log, backend ? { backend } : {});
   return Object.assign(service, { url: `http://127.0.0.1:${service.port}`, config });
@@ -36,10 +36,4 @@ export async function post(url: string, body: Uint8Array | string, headers: Reco
   });
   const text = await response.text();
   return { status: response.status, headers: response.headers, json: text ? JSON.parse(text) : undefined };
-}
-
-/** What the mean-v2 fixture answers for a clip of `n` samples whose normalized mean is `mean`. */
-export function fixtureProbability(n: number, mean = 0): number {
-  const z = mean + 8 * (Math.min(n, 256_000) / 256_000 - 0.5);
-  return 1 / (1 + Math.exp(-z));
 }

@@ -12,8 +12,8 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 /** The fixture models (scripts/make_fixtures.py's names), one of each interface the stand-in computes. */
 export const TRT_FIXTURES = {
-  v2: path.join(ROOT, 'test', 'fixtures', 'models', 'mean-v2.onnx'),
-  v3: path.join(ROOT, 'test', 'fixtures', 'models', 'mean-v3.onnx'),
+  v2: path.join(ROOT, 'test', 'fixtures', 'models', 'readout-v2.onnx'),
+  v3: path.join(ROOT, 'test', 'fixtures', 'models', 'readout-v3.onnx'),
 } as const;
 
 /** scripts/build_trt_standin.sh's default build folder. */

@@ -5,7 +5,8 @@ import { expect } from 'chai';
 import { OnnxBackend } from '../../ts/backends/onnx.js';
 import { encodeNpy } from '../../tools/lib/npy.js';
 import { GatedBackend } from '../helpers/backends.js';
-import { FIXTURE_V2, post, startTestService, type TestService } from '../helpers/service.js';
+import { READOUT_V2 } from '../helpers/fixtures.js';
+import { post, startTestService, type TestService } from '../helpers/service.js';
 import { int16Bytes, openStream, refused, type TestStream } from '../helpers/stream.js';
 import { noise } from '../reference/run.js';
 
@@ -134,7 +135,7 @@ describe('stream/endpoint', function () {
   });
 
   it('on stop, answers the predictions asked, refuses later ones, then closes every stream with 1001', async () => {
-    const backend = new GatedBackend(await OnnxBackend.open({ modelPath: FIXTURE_V2 }));
+    const backend = new GatedBackend(await OnnxBackend.open({ modelPath: READOUT_V2 }));
     svc = await startTestService({ MICRO_BATCH_WINDOW_MS: '0' }, backend);
     const stream = await openStream(svc.url);
     const idle = await openStream(svc.url);

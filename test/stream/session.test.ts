@@ -1,11 +1,12 @@
-// One stream's messages against a real server (mean-v2 fixture on ONNX Runtime): bad messages first,
+// One stream's messages against a real server (readout-v2 fixture on ONNX Runtime): bad messages first,
 // then limits, then the normal path, each compared with what POST /raw answers for the same audio.
 import { expect } from 'chai';
 import { OnnxBackend } from '../../ts/backends/onnx.js';
 import { MAX_TEXT_BYTES } from '../../ts/stream/session.js';
 import { encodeNpy } from '../../tools/lib/npy.js';
 import { GatedBackend } from '../helpers/backends.js';
-import { FIXTURE_V2, post, startTestService, type TestService } from '../helpers/service.js';
+import { READOUT_V2 } from '../helpers/fixtures.js';
+import { post, startTestService, type TestService } from '../helpers/service.js';
 import { float32Bytes, int16Bytes, openStream, sendChunked, type TestStream } from '../helpers/stream.js';
 import { noise } from '../reference/run.js';
 
@@ -23,6 +24,17 @@ async function raw(svc: TestService, samples: Float32Array, query = ''): Promise
 
 /** 20 ms frames of int16 at 16 kHz, as Pipecat's transports deliver them. */
 const FRAME = [640];
+
+/**
+ * `x` followed by 20 ms of silence at 48 kHz. A stream's resampler holds the last few milliseconds
+ * until the audio after them arrives, so the turn lacks them; ending in silence, what it lacks weighs
+ * next to nothing with a model that reads every value, as the fixtures do.
+ */
+function endingInSilence(x: Float32Array): Float32Array {
+  const padded = new Float32Array(x.length + 960);
+  padded.set(x);
+  return padded;
+}
 
 async function expectError(stream: TestStream, code: string, message: RegExp, id?: unknown): Promise<void> {
   const m = await stream.next();
@@ -187,15 +199,15 @@ describe('stream/session', function () {
     it('resample audio at another rate as it arrives: within 1e-3 of /raw with sample_rate', async () => {
       svc = await startTestService();
       stream = await openStream(svc.url, 'sample_rate=48000&sample_type=int16');
-      const x = asInt16(noise(4 * 48_000, 0.2, 9));
+      const x = endingInSilence(asInt16(noise(4 * 48_000, 0.2, 9)));
       await sendChunked(stream, int16Bytes(x), [1920, 962, 6]);
       await stream.predict(1);
-      // Only the last few milliseconds, still in the resampler's filter, are missing from the stream's turn.
+      // Only the last few milliseconds of the silence, still in the resampler's filter, are missing from the stream's turn.
       expect((await stream.next()).probability).to.be.closeTo((await raw(svc, x, '?sample_rate=48000')).probability, 1e-3);
     });
 
     it('come in the order they were asked, refusals included', async () => {
-      const backend = new GatedBackend(await OnnxBackend.open({ modelPath: FIXTURE_V2 }));
+      const backend = new GatedBackend(await OnnxBackend.open({ modelPath: READOUT_V2 }));
       svc = await startTestService({ MICRO_BATCH_WINDOW_MS: '0' }, backend);
       stream = await openStream(svc.url);
       backend.hold();
@@ -217,7 +229,7 @@ describe('stream/session', function () {
     });
 
     it('are not computed for a stream that has gone', async () => {
-      const backend = new GatedBackend(await OnnxBackend.open({ modelPath: FIXTURE_V2 }), 1);
+      const backend = new GatedBackend(await OnnxBackend.open({ modelPath: READOUT_V2 }), 1);
       // A long deadline: only the stream's departure can take its request out of the queue.
       svc = await startTestService({ MICRO_BATCH_WINDOW_MS: '0', BATCH_BUCKETS: '1', REQUEST_TIMEOUT_MS: '60000' }, backend);
       const other = await openStream(svc.url);
@@ -244,7 +256,7 @@ describe('stream/session', function () {
       svc = await startTestService({ STREAM_MAX_LEAD_MS: '200' });
       stream = await openStream(svc.url, 'sample_rate=48000&sample_type=float32');
       const seconds = 2;
-      const x = noise(seconds * 48_000, 0.2, 13);
+      const x = endingInSilence(noise(seconds * 48_000, 0.2, 13));
       const t0 = performance.now();
       await sendChunked(stream, float32Bytes(x), [3840]);
       await stream.predict(1);

@@ -1,8 +1,9 @@
 // The front end's passes over every sample of a request: the sums behind the finite check and the
 // mean and variance, and the normalized write into a batch row. They are most of the front end's
-// work per request, so they run in the native addon's vectorized C++ when it is loaded (2-10× faster
-// per pass than V8's scalar loops) and in plain JavaScript otherwise, with the same arithmetic: float64 sums
-// (in another order, so they may differ in the last bits) and bit-identical normalized samples.
+// work per request, so they run in the native addon's vectorized C++ when it is loaded (several times
+// faster per pass than V8's scalar loops: npm run bench:samples) and in plain JavaScript otherwise, with
+// the same arithmetic: float64 sums (in another order, so they may differ in the last bits) and
+// bit-identical normalized samples.
 import type { SamplePassesChoice } from '../config.js';
 import { ConfigError } from '../errors.js';
 import { tryLoadNative, type NativeAddon } from './native.js';

@@ -8,27 +8,14 @@
 // Content-Length and, for LFS files, a Location on a CDN. The bytes stream into blobs/{etag}.incomplete,
 // are checked (size, and sha256 when the ETag is one) and renamed into place, so a file at a final path
 // is always whole. An interrupted download resumes with a Range request next time.
-// Environment, as the Hub's clients read it: HF_ENDPOINT, HF_TOKEN (else the token file), HF_HOME,
-// HF_HUB_CACHE, HF_HUB_OFFLINE, HF_HUB_ETAG_TIMEOUT, HF_HUB_DOWNLOAD_TIMEOUT.
+// The HF_* variables are read by ts/config.ts (Config.hub).
 import { createHash, type Hash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
-import { homedir } from 'node:os';
 import * as path from 'node:path';
+import type { HubSettings } from '../config.js';
 import { hashFile } from '../lib/files.js';
 
-export interface HubOptions {
-  /** Without a trailing slash. */
-  endpoint: string;
-  token: string | undefined;
-  /** The hub cache folder (HF_HUB_CACHE), holding models--org--name folders. */
-  cacheDir: string;
-  /** No network at all: only the cache answers. */
-  offline: boolean;
-  /** For the metadata (HEAD) request. */
-  etagTimeoutMs: number;
-  /** Longest wait for the next bytes of a download. */
-  downloadTimeoutMs: number;
+export interface HubOptions extends HubSettings {
   /** Progress and fallback notices, one line each. */
   log: (line: string) => void;
 }
@@ -62,40 +49,8 @@ export interface HubFile {
   source: 'cache' | 'download';
 }
 
-type Env = Record<string, string | undefined>;
-
-const TRUTHY = new Set(['1', 'ON', 'YES', 'TRUE']);
 const COMMIT = /^[0-9a-f]{40}$/;
 const SHA256 = /^[0-9a-f]{64}$/;
-
-/** Hub settings from the environment, with the defaults huggingface_hub's constants.py uses. */
-export function hubOptionsFromEnv(env: Env = process.env, log: (line: string) => void = () => undefined): HubOptions {
-  const get = (name: string): string | undefined => {
-    const v = env[name]?.trim();
-    return v === undefined || v === '' ? undefined : v;
-  };
-  const hfHome = get('HF_HOME') ?? path.join(get('XDG_CACHE_HOME') ?? path.join(homedir(), '.cache'), 'huggingface');
-  const tokenPath = get('HF_TOKEN_PATH') ?? path.join(hfHome, 'token');
-  let token = get('HF_TOKEN');
-  if (token === undefined && existsSync(tokenPath)) {
-    token = readFileSync(tokenPath, 'utf8').trim() || undefined;
-  }
-  return {
-    endpoint: (get('HF_ENDPOINT') ?? 'https://huggingface.co').replace(/\/+$/, ''),
-    token,
-    cacheDir: get('HF_HUB_CACHE') ?? get('HUGGINGFACE_HUB_CACHE') ?? path.join(hfHome, 'hub'),
-    offline: TRUTHY.has((get('HF_HUB_OFFLINE') ?? '').toUpperCase()),
-    etagTimeoutMs: seconds(get('HF_HUB_ETAG_TIMEOUT'), 10) * 1000,
-    downloadTimeoutMs: seconds(get('HF_HUB_DOWNLOAD_TIMEOUT'), 10) * 1000,
-    log,
-  };
-}
-
-function seconds(raw: string | undefined, fallback: number): number {
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  return Number.isFinite(n) && n > 0 ? n : fallback;
-}
 
 /** The folder of one model repo in the hub cache. */
 export function repoFolder(cacheDir: string, repoId: string): string {
@@ -295,7 +250,10 @@ async function download(meta: Metadata, blob: string, name: string, options: Hub
   const partial = `${blob}.incomplete`;
   await fs.mkdir(path.dirname(blob), { recursive: true });
   // The ETag is the content's sha256 for LFS files and its git blob id for the rest: both checkable.
+  // Anything else (a mirror's own ETag) checks nothing: warned, not refused, as huggingface_hub
+  // itself never verifies content; the size is still checked.
   const check = SHA256.test(meta.etag) ? 'sha256' : COMMIT.test(meta.etag) ? 'git-sha1' : undefined;
+  if (check === undefined) options.log(`${name}: the ETag ${meta.etag} is neither a sha256 nor a git hash: only the size can be checked`);
   const hash = createHash(check === 'git-sha1' ? 'sha1' : 'sha256');
   if (check === 'git-sha1') hash.update(`blob ${meta.size}\0`);
 
@@ -364,7 +322,7 @@ async function download(meta: Metadata, blob: string, name: string, options: Hub
     }
     await fs.rename(partial, blob);
     const secs = (Date.now() - started) / 1000;
-    options.log(`downloaded ${name} (${mb(meta.size)}) in ${secs.toFixed(1)} s${check ? `, ${check} verified` : ''}`);
+    options.log(`downloaded ${name} (${mb(meta.size)}) in ${secs.toFixed(1)} s, ${check ? `${check} verified` : 'size checked, content NOT verified'}`);
   } finally {
     clearTimeout(timer);
     await file?.close().catch(() => undefined);

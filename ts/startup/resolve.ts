@@ -7,7 +7,7 @@ import { stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { BackendName, Config } from '../config.js';
 import { ConfigError } from '../errors.js';
-import { hubDownload, hubOptionsFromEnv, type HubOptions } from './hub.js';
+import { hubDownload, type HubOptions } from './hub.js';
 
 export interface ResolvedModel {
   /** The ONNX file to load. */
@@ -46,7 +46,7 @@ export type ModelConfig = Pick<Config, 'modelId' | 'modelRevision' | 'modelFile'
 export async function resolveModel(
   config: ModelConfig,
   backend: BackendName,
-  hub: HubOptions = hubOptionsFromEnv(),
+  hub: HubOptions,
   cwd: string = process.cwd(),
 ): Promise<ResolvedModel> {
   if (config.modelPath !== undefined) {

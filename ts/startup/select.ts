@@ -3,7 +3,6 @@
 import path from 'node:path';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
-import { hubOptionsFromEnv } from './hub.js';
 import { DEFAULT_MODEL_ID, resolveModel } from './resolve.js';
 import type { Backend } from '../backends/backend.js';
 import { OnnxBackend } from '../backends/onnx.js';
@@ -29,7 +28,7 @@ export async function openBackend(config: Config, log: Logger): Promise<Backend>
     if (config.backend === 'tensorrt') throw new Error(`BACKEND=tensorrt, but TensorRT cannot serve: ${found.reason}`);
     why = `BACKEND=auto: ONNX Runtime on the CPU, since TensorRT cannot serve (${found.reason})`;
   }
-  const model = await resolveModel(config, 'onnx', hubOptionsFromEnv(process.env, (line) => log.info(line)));
+  const model = await resolveModel(config, 'onnx', { ...config.hub, log: (line) => log.info(line) });
   const plan = cpuPlan(config);
   log.info({ plan }, `CPU plan: ${describePlan(plan)}`);
   return OnnxBackend.open({
@@ -46,7 +45,7 @@ export async function openBackend(config: Config, log: Logger): Promise<Backend>
  * Where `npm run build:engines` put the plans for the configured model: named after MODEL_PATH's file
  * (and checked against its hash) or after the model id. Nothing is downloaded to find out.
  */
-function engineLocation(config: Config): EngineLocation {
+export function engineLocation(config: Config): EngineLocation {
   const model = config.modelPath ? path.basename(config.modelPath, '.onnx') : (config.modelId ?? DEFAULT_MODEL_ID.tensorrt);
   return {
     enginesDir: config.enginesDir,

@@ -1,5 +1,5 @@
 """Tests of smart_turn_client's TurnStream and StreamBridge against a real server's GET /stream. Run
-by test/python-client.test.ts, which starts the servers (fixture model mean-v2.onnx, AUTH_KEY=dev) and
+by test/python-client.test.ts, which starts the servers (fixture model readout-v2.onnx, AUTH_KEY=dev) and
 passes their URLs:
   SMART_TURN_TEST_URL     the server's /raw
   SMART_TURN_TEST_IDLE    /raw of a second server whose streams close after 500 ms without a message

@@ -2,7 +2,7 @@
 // production executor is TensorRT on a CUDA stream; two TEST executors stand in for it: one on the
 // host CPU (runs everywhere, used by CI) and one with a CUDA kernel (exercises pinned memory,
 // streams and graphs on any GPU without TensorRT). Both TEST executors compute the fixture model
-// test/fixtures/models/mean-v2.onnx.
+// test/fixtures/models/readout-v2.onnx.
 #pragma once
 
 #include <cstddef>

@@ -1,5 +1,7 @@
 #include "core/test_executors.h"
 
+#include "core/fixture_models.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -8,32 +10,22 @@
 
 namespace smartturn {
 
-std::vector<TensorSpec> MeanV2Inputs() {
-  return {{"input_values", DataType::kFloat32, {kMeanV2Window}}, {"attention_mask", DataType::kInt64, {kMeanV2Window}}};
+std::vector<TensorSpec> ReadoutV2Inputs() {
+  return {{"input_values", DataType::kFloat32, {fixture::kV2Window}}, {"attention_mask", DataType::kInt64, {fixture::kV2Window}}};
 }
 
-std::vector<TensorSpec> MeanV2Outputs() { return {{"logits", DataType::kFloat32, {1}}}; }
+std::vector<TensorSpec> ReadoutV2Outputs() { return {{"logits", DataType::kFloat32, {1}}}; }
 
-float MeanV2Row(const float* values, const int64_t* mask, int64_t window) {
-  // Float accumulation, like ONNX Runtime's ReduceSum, but pairwise in blocks so the error stays
-  // near ORT's rather than growing with the 256000-element row.
-  float total = 0.0f;
-  float count = 0.0f;
-  for (int64_t start = 0; start < window; start += 1024) {
-    float t = 0.0f;
-    float c = 0.0f;
-    const int64_t end = std::min(window, start + 1024);
-    for (int64_t i = start; i < end; ++i) {
-      const float m = static_cast<float>(mask[i]);
-      t += values[i] * m;
-      c += m;
-    }
-    total += t;
-    count += c;
+float ReadoutV2Row(const float* values, const int64_t* mask) {
+  // Double accumulation: closer to the float64 reference the tests use than ONNX Runtime's float sums.
+  double s = 0.0;
+  double c = 0.0;
+  for (int64_t i = 0; i < fixture::kV2Window; ++i) {
+    const double m = static_cast<double>(mask[i]);
+    s += static_cast<double>(fixture::ReadoutWeight(static_cast<uint32_t>(i))) * values[i] * m;
+    c += m;
   }
-  const float mean = total / std::max(count, 1.0f);
-  const float z = mean + 8.0f * (count / static_cast<float>(window) - 0.5f);
-  return 1.0f / (1.0f + std::exp(-z));
+  return fixture::Sigmoid(fixture::V2Logit(static_cast<float>(c), static_cast<float>(s)));
 }
 
 void MaybeInjectFault(const TestExecutorOptions& options, TestFault::Stage stage, int rows) {
@@ -60,7 +52,7 @@ class HostSlot final : public SlotExecutor {
     const auto* mask = static_cast<const int64_t*>(io_.inputs[1]->data());
     auto* out = static_cast<float*>(io_.outputs[0]->data());
     for (int r = 0; r < io_.bucket; ++r) {
-      out[r] = r < rows_ ? MeanV2Row(values + r * kMeanV2Window, mask + r * kMeanV2Window, kMeanV2Window)
+      out[r] = r < rows_ ? ReadoutV2Row(values + r * fixture::kV2Window, mask + r * fixture::kV2Window)
                          : std::numeric_limits<float>::quiet_NaN();
     }
   }
@@ -74,13 +66,13 @@ class HostSlot final : public SlotExecutor {
 class HostTestExecutor final : public ExecutorFactory {
  public:
   explicit HostTestExecutor(TestExecutorOptions options)
-      : options_(std::move(options)), inputs_(MeanV2Inputs()), outputs_(MeanV2Outputs()) {}
+      : options_(std::move(options)), inputs_(ReadoutV2Inputs()), outputs_(ReadoutV2Outputs()) {}
   std::string name() const override { return "test-host"; }
   const std::vector<TensorSpec>& inputs() const override { return inputs_; }
   const std::vector<TensorSpec>& outputs() const override { return outputs_; }
   std::shared_ptr<HostBuffer> AllocateHost(std::size_t bytes) override { return AllocateAlignedHost(bytes); }
   std::unique_ptr<SlotExecutor> CreateSlot(const SlotIo& io) override { return std::make_unique<HostSlot>(io, options_); }
-  std::string Describe() const override { return "TEST executor on the host CPU computing the mean-v2 fixture model"; }
+  std::string Describe() const override { return "TEST executor on the host CPU computing the readout-v2 fixture model"; }
 
  private:
   TestExecutorOptions options_;

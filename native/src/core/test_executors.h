@@ -1,4 +1,4 @@
-// TEST executors: they compute the fixture model (test/fixtures/models/mean-v2.onnx, made by
+// TEST executors: they compute the fixture model (test/fixtures/models/readout-v2.onnx, made by
 // scripts/make_fixtures.py) instead of running TensorRT, so the whole addon except the TensorRT
 // calls can be exercised without TensorRT (host) or without a GPU (both). Never used to serve.
 #pragma once
@@ -13,13 +13,12 @@
 
 namespace smartturn {
 
-/** mean-v2's interface: input_values float32 [B, 256000], attention_mask int64 [B, 256000], logits float32 [B, 1]. */
-constexpr int64_t kMeanV2Window = 16 * 16000;
-std::vector<TensorSpec> MeanV2Inputs();
-std::vector<TensorSpec> MeanV2Outputs();
+/** readout-v2's interface (core/fixture_models.h): input_values float32 [B, 256000], attention_mask int64 [B, 256000], logits float32 [B, 1]. */
+std::vector<TensorSpec> ReadoutV2Inputs();
+std::vector<TensorSpec> ReadoutV2Outputs();
 
-/** p = sigmoid(masked_mean(values) + 8 * (sum(mask) / window - 0.5)), as the ONNX graph computes it. */
-float MeanV2Row(const float* values, const int64_t* mask, int64_t window);
+/** One row of readout-v2: p = sigmoid(V2Logit(sum(mask), sum(w * values * mask))), summed in double. */
+float ReadoutV2Row(const float* values, const int64_t* mask);
 
 /** A failure to inject, so tests can follow each error path out to a rejected Promise. */
 struct TestFault {

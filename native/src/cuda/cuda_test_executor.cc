@@ -48,7 +48,7 @@ class CudaTestSlot final : public CudaSlot {
 class CudaTestExecutor final : public ExecutorFactory {
  public:
   CudaTestExecutor(const GpuOptions& gpu, TestExecutorOptions options)
-      : gpu_(gpu), options_(std::move(options)), graphs_(gpu.cuda_graphs), inputs_(MeanV2Inputs()), outputs_(MeanV2Outputs()) {
+      : gpu_(gpu), options_(std::move(options)), graphs_(gpu.cuda_graphs), inputs_(ReadoutV2Inputs()), outputs_(ReadoutV2Outputs()) {
     ST_CUDA_CHECK(cudaSetDevice(gpu_.device));
   }
   std::string name() const override { return "test-cuda"; }
