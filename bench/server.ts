@@ -17,13 +17,13 @@
 //   --no-pin            don't pin processes to cores
 //   --feed RATE         also say whether one server process can take RATE requests/s (a GPU's rate): its
 //                       main thread's CPU per request at the highest concurrency bounds it at 1e6 / that
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { hasTaskset, npyBody, numbers } from './lib/bench.js';
+import { npyBody, numbers, pinLoadGenerator } from './lib/bench.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -182,12 +182,7 @@ function feedVerdict(rate: number, kib: number, points: Map<string, Point>): str
 
 async function main(): Promise<void> {
   const o = options(process.argv.slice(2));
-  if (o.pin && !hasTaskset()) {
-    console.error('taskset not found: running unpinned');
-    o.pin = false;
-  }
-  // The load generator (this process, all its threads) on CPU 1; servers on CPU 0.
-  if (o.pin) execFileSync('taskset', ['-a', '-p', '-c', '1', String(process.pid)], { stdio: 'ignore' });
+  o.pin = pinLoadGenerator(o.pin);
   const profDir = path.join(ROOT, '.cache/profiles');
   if (o.cpuProf) mkdirSync(profDir, { recursive: true });
 

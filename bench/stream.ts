@@ -20,7 +20,7 @@
 //   --family v2|v3      the zero-cost backend's model family (default v2; v3 computes Whisper features)
 //   --server-env K=V,.. the server's settings, e.g. MICRO_BATCH_WINDOW_MS=0
 //   --no-pin            don't pin the server to CPU 0 and this process to CPU 1
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,7 +30,7 @@ import { Client } from 'undici';
 import WebSocket from 'ws';
 import { encodeNpy } from '../tools/lib/npy.js';
 import { spread } from '../tools/lib/stats.js';
-import { hasTaskset } from './lib/bench.js';
+import { pinLoadGenerator } from './lib/bench.js';
 import { linkThread, type Lateness, type LinkOptions } from './lib/link.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -205,11 +205,7 @@ const f = (n: number | undefined, d = 1): string => (n === undefined ? '-' : n.t
 
 async function main(): Promise<void> {
   const o = options(process.argv.slice(2));
-  if (o.pin && !hasTaskset()) {
-    console.error('taskset not found: running unpinned');
-    o.pin = false;
-  }
-  if (o.pin) execFileSync('taskset', ['-a', '-p', '-c', '1', String(process.pid)], { stdio: 'ignore' });
+  o.pin = pinLoadGenerator(o.pin);
   const server = await startServer(o);
   const load = os.loadavg().map((l) => l.toFixed(1)).join(' ');
   console.log(

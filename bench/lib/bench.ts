@@ -28,11 +28,25 @@ export function numbers(list: string): number[] {
 }
 
 /** Whether `taskset` is there to pin servers and load generators to their own cores. */
-export function hasTaskset(): boolean {
+function hasTaskset(): boolean {
   try {
     execFileSync('taskset', ['-V'], { stdio: 'ignore' });
     return true;
   } catch {
     return false;
   }
+}
+
+/**
+ * Pins this process (the load generator, all its threads) to CPU 1, leaving CPU 0 to the server, when
+ * `wanted` and taskset is there; says so when it is not. Returns whether it pinned.
+ */
+export function pinLoadGenerator(wanted: boolean): boolean {
+  if (!wanted) return false;
+  if (!hasTaskset()) {
+    console.error('taskset not found: running unpinned');
+    return false;
+  }
+  execFileSync('taskset', ['-a', '-p', '-c', '1', String(process.pid)], { stdio: 'ignore' });
+  return true;
 }
