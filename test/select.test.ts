@@ -1,4 +1,4 @@
-// Which backend serves (ts/backends/select.ts): BACKEND=onnx as asked, BACKEND=auto falling back to ONNX
+// Which backend serves (ts/startup/select.ts): BACKEND=onnx as asked, BACKEND=auto falling back to ONNX
 // Runtime with TensorRT's reason in the start-up log, BACKEND=tensorrt refusing to start without it.
 // On a machine with TensorRT and engines the two fallback tests do not apply, and skip.
 import { Writable } from 'node:stream';
