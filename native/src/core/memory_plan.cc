@@ -4,15 +4,10 @@
 #include <cstdio>
 
 #include "core/error.h"
+#include "core/format.h"
 
 namespace smartturn {
 namespace {
-
-std::string JoinInts(const std::vector<int>& values) {
-  std::string s;
-  for (int v : values) s += (s.empty() ? "" : ", ") + std::to_string(v);
-  return s;
-}
 
 /** "2 lanes x 2.10 GiB (bucket 64's)" and the slots' share: what the plan is made of. */
 std::string Parts(const MemoryPlan& plan) {

@@ -4,26 +4,19 @@
 #include <cstring>
 #include <string>
 
+#include "core/format.h"
+
 namespace smartturn {
-namespace {
-
-std::string JoinBuckets(const std::vector<int>& buckets) {
-  std::string s;
-  for (int b : buckets) s += (s.empty() ? "" : ", ") + std::to_string(b);
-  return s;
-}
-
-}  // namespace
 
 Runner::Runner(std::unique_ptr<ExecutorFactory> factory, RunnerOptions options)
     : factory_(std::move(factory)), options_(std::move(options)) {
   if (options_.buckets.empty()) throw Error(ErrorCode::kOutOfRange, "no batch buckets given");
   if (!std::is_sorted(options_.buckets.begin(), options_.buckets.end()) ||
       std::adjacent_find(options_.buckets.begin(), options_.buckets.end()) != options_.buckets.end()) {
-    throw Error(ErrorCode::kOutOfRange, "batch buckets must be ascending and distinct, got " + JoinBuckets(options_.buckets));
+    throw Error(ErrorCode::kOutOfRange, "batch buckets must be ascending and distinct, got " + JoinInts(options_.buckets));
   }
   if (options_.buckets.front() < 1 || options_.buckets.back() > kMaxBucket) {
-    throw Error(ErrorCode::kOutOfRange, "batch buckets must be 1 to " + std::to_string(kMaxBucket) + ", got " + JoinBuckets(options_.buckets));
+    throw Error(ErrorCode::kOutOfRange, "batch buckets must be 1 to " + std::to_string(kMaxBucket) + ", got " + JoinInts(options_.buckets));
   }
   if (options_.slots_per_bucket < 1 || options_.slots_per_bucket > kMaxSlotsPerBucket) {
     throw Error(ErrorCode::kOutOfRange, "slots per bucket must be 1 to " + std::to_string(kMaxSlotsPerBucket) + ", got " +
@@ -75,7 +68,7 @@ int Runner::Acquire(int bucket) {
   if (closed_) throw Error(ErrorCode::kClosed, "lease: the engine is closed");
   const auto it = std::find(options_.buckets.begin(), options_.buckets.end(), bucket);
   if (it == options_.buckets.end()) {
-    throw Error(ErrorCode::kOutOfRange, "lease: batch size " + std::to_string(bucket) + " is not a bucket (" + JoinBuckets(options_.buckets) + ")");
+    throw Error(ErrorCode::kOutOfRange, "lease: batch size " + std::to_string(bucket) + " is not a bucket (" + JoinInts(options_.buckets) + ")");
   }
   const auto b = static_cast<std::size_t>(it - options_.buckets.begin());
   const int per = options_.slots_per_bucket;
@@ -99,21 +92,20 @@ int Runner::Acquire(int bucket) {
                                     " are in use; infer or release one first");
 }
 
-void Runner::Release(int index) {
-  Slot& slot = CheckedSlot(index, "release");
-  if (slot.state != SlotState::kLeased) throw Error(ErrorCode::kState, "release: slot " + std::to_string(index) + " is not leased");
+Runner::Slot& Runner::EndLease(int index, const char* call) {
+  Slot& slot = CheckedSlot(index, call);
+  if (slot.state != SlotState::kLeased) throw Error(ErrorCode::kState, std::string(call) + ": slot " + std::to_string(index) + " is not leased");
   slot.state = SlotState::kFree;
   --leased_;
   --lane_load_[static_cast<std::size_t>(slot.io.lane)];
+  return slot;
 }
 
+void Runner::Release(int index) { EndLease(index, "release"); }
+
 void Runner::Submit(int index, int rows, void* context) {
-  Slot& slot = CheckedSlot(index, "infer");
-  if (slot.state != SlotState::kLeased) throw Error(ErrorCode::kState, "infer: slot " + std::to_string(index) + " is not leased");
   // The lease ends here whatever happens next, as the Backend contract says.
-  slot.state = SlotState::kFree;
-  --leased_;
-  --lane_load_[static_cast<std::size_t>(slot.io.lane)];
+  Slot& slot = EndLease(index, "infer");
   if (rows < 1 || rows > slot.io.bucket) {
     throw Error(ErrorCode::kOutOfRange, "infer: row count " + std::to_string(rows) + " is outside 1.." + std::to_string(slot.io.bucket));
   }

@@ -118,6 +118,8 @@ class Runner {
   };
 
   Slot& CheckedSlot(int slot, const char* call);
+  /** Ends a leased slot's lease (release, or infer handing it to the lane): a slot not leased is refused. */
+  Slot& EndLease(int index, const char* call);
   void Run(Lane& lane);
   std::unique_ptr<Completion> RunOne(const Pending& job);
 
