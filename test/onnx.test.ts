@@ -11,9 +11,11 @@ import { fixture, post, startTestService, type TestService } from './helpers/ser
 const f4 = readFileSync(fixture('npy/f4.npy'));
 
 /**
- * Opens the backend with a way to kill its session thread right after the next batch is posted to it.
- * The thread is found by watching Worker.prototype.postMessage (the backend keeps it private), which
- * is put back as soon as it has seen that batch: from the main thread, this is what a crash looks like.
+ * Opens the backend with a way to kill its session thread as the next batch is posted to it. The
+ * thread is found by watching Worker.prototype.postMessage (the backend keeps it private), which is
+ * put back as soon as it has seen that batch: from the main thread, this is what a crash looks like.
+ * The batch is swallowed, not delivered: a thread terminated inside onnxruntime-node's session.run can
+ * abort the whole process (its binding throws a Napi::Error during the thread's teardown).
  */
 async function withKillSwitch(modelPath: string): Promise<{ backend: OnnxBackend; killOnNextBatch(): Promise<void> }> {
   const backend = await OnnxBackend.open({ modelPath, buckets: [1, 2] });
@@ -21,8 +23,7 @@ async function withKillSwitch(modelPath: string): Promise<{ backend: OnnxBackend
     new Promise((resolve) => {
       const original = Worker.prototype.postMessage;
       Worker.prototype.postMessage = function (this: Worker, message: unknown, transfer?: readonly unknown[]) {
-        original.call(this, message, transfer as never);
-        if ((message as { type?: string }).type !== 'run') return;
+        if ((message as { type?: string }).type !== 'run') return original.call(this, message, transfer as never);
         Worker.prototype.postMessage = original;
         void this.terminate().then(() => resolve());
       };
