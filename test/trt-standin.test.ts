@@ -6,6 +6,7 @@ import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import type { NativeStatus } from '../ts/lib/native.js';
+import { requireAddon } from './helpers/native.js';
 import { ADDON_HOSTTEST, STANDIN_LIB_DIR, STANDIN_SELFTEST, standinMissing, TRT_FIXTURES } from './helpers/tensorrt.js';
 
 interface Probe {
@@ -32,6 +33,9 @@ function definedSymbols(file: string): string[] | undefined {
 
 describe('TensorRT library folder (TENSORRT_LIB_DIR)', function () {
   this.timeout(30_000);
+  before(function () {
+    requireAddon(this);
+  });
 
   it('names the folder when it holds no TensorRT', function () {
     const dir = '/tmp/st-no-tensorrt-here';
@@ -76,7 +80,8 @@ describe('TensorRT stand-in (test/trt-standin) on the host', function () {
     expect(r.stdout).to.match(/^PASS: 0 failed$/m);
   });
 
-  it('is loaded only when TENSORRT_LIB_DIR points at it, and status() reports it (executed against the TensorRT stand-in)', () => {
+  it('is loaded only when TENSORRT_LIB_DIR points at it, and status() reports it (executed against the TensorRT stand-in)', function () {
+    requireAddon(this);
     const without = probe({});
     const found = probe({ TENSORRT_LIB_DIR: STANDIN_LIB_DIR }).status!;
     expect(found.versions.tensorrtLibrary).to.match(/^10\.\d+\.\d+$/);
@@ -87,6 +92,7 @@ describe('TensorRT stand-in (test/trt-standin) on the host', function () {
   });
 
   it('refuses a libnvinfer older than the headers the addon was compiled with, saying to rebuild the addon (executed against the TensorRT stand-in)', function () {
+    requireAddon(this);
     const headers = probe({}).status!.versions.tensorrtHeaders;
     if (headers === null) this.skip(); // an addon without its TensorRT path compares nothing
     const older = probe({ TENSORRT_LIB_DIR: STANDIN_LIB_DIR, TRT_STANDIN_LIBRARY_VERSION: '10.0.1' }).status!;
