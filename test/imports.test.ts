@@ -100,3 +100,35 @@ describe('the import graph', () => {
     expect(cycles(graph).map((c) => c.join(' → '))).to.deep.equal([]);
   });
 });
+
+/**
+ * The ts/ files README.md's overview names (from its start to "## API"): a full path (in the sketch or
+ * in backticks), `ts/dir/{a,b}.ts`, or a bare `name.ts`, read in the folder named last before it.
+ */
+function filesTheReadmeWalks(): Set<string> {
+  const overview = readFileSync(path.join(ROOT, 'README.md'), 'utf8').split('\n## API')[0]!;
+  const named = new Set<string>();
+  let folder = 'ts';
+  for (const [, quoted, sketched] of overview.matchAll(/`([^`\s]+)`|(ts\/[\w/{},.-]+\.ts)/g)) {
+    const token = (quoted ?? sketched)!;
+    const expanded = token.match(/^(.*)\{([^}]+)\}(.*)$/);
+    const paths = expanded ? expanded[2]!.split(',').map((part) => `${expanded[1]}${part}${expanded[3]}`) : [token];
+    for (const p of paths) {
+      if (p.startsWith('ts/') && p.endsWith('/')) folder = p.slice(0, -1);
+      else if (p.startsWith('ts/') && p.endsWith('.ts')) {
+        named.add(p);
+        folder = path.dirname(p);
+      } else if (/^[\w-]+\.ts$/.test(p)) named.add(path.join(folder, p));
+    }
+  }
+  return named;
+}
+
+describe('the README\'s walk through ts/', () => {
+  it('names every file of ts/, each in its folder, and none that is not there', () => {
+    const files = filesUnder('ts', ['.ts']).sort();
+    const named = filesTheReadmeWalks();
+    expect(files.filter((f) => !named.has(f)), 'not in the README').to.deep.equal([]);
+    expect([...named].filter((f) => !files.includes(f)), 'named but not there').to.deep.equal([]);
+  });
+});
