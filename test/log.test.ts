@@ -70,16 +70,21 @@ describe('logs and slow clients', () => {
     expect(answer).to.match(/^HTTP\/1\.1 408/);
     expect((await post(`${svc.url}/raw`, f4)).status).to.equal(200);
   });
-  it('logs a client that leaves while sending its body as CLIENT_GONE (499), and goes on serving', async function () {
-    this.timeout(10_000);
-    const lines = new Lines();
-    svc = await startTestService({}, undefined, lines);
-    const socket = net.connect(svc.port, '127.0.0.1');
-    socket.write(`POST /raw HTTP/1.1\r\nHost: x\r\nX-Request-Id: leaving\r\nContent-Type: application/octet-stream\r\nContent-Length: ${f4.length}\r\n\r\n`);
-    socket.write(f4.subarray(0, 100), () => socket.destroy());
-    const logged = (): Record<string, unknown> | undefined => lines.entries.find((l) => l['msg'] === 'request' && l['id'] === 'leaving');
-    while (!logged()) await new Promise((r) => setTimeout(r, 10));
-    expect(logged()).to.include({ status: 499, error: 'CLIENT_GONE' });
-    expect((await post(`${svc.url}/raw`, f4)).status).to.equal(200);
-  });
+  for (const [framing, head, first] of [
+    ['a Content-Length', `Content-Length: ${f4.length}`, f4.subarray(0, 100)],
+    ['chunked', 'Transfer-Encoding: chunked', Buffer.concat([Buffer.from('64\r\n'), f4.subarray(0, 100), Buffer.from('\r\n')])],
+  ] as const) {
+    it(`logs a client that leaves while sending its body (${framing}) as CLIENT_GONE (499), and goes on serving`, async function () {
+      this.timeout(10_000);
+      const lines = new Lines();
+      svc = await startTestService({}, undefined, lines);
+      const socket = net.connect(svc.port, '127.0.0.1');
+      socket.write(`POST /raw HTTP/1.1\r\nHost: x\r\nX-Request-Id: leaving\r\nContent-Type: application/octet-stream\r\n${head}\r\n\r\n`);
+      socket.write(first, () => socket.destroy());
+      const logged = (): Record<string, unknown> | undefined => lines.entries.find((l) => l['msg'] === 'request' && l['id'] === 'leaving');
+      while (!logged()) await new Promise((r) => setTimeout(r, 10));
+      expect(logged()).to.include({ status: 499, error: 'CLIENT_GONE' });
+      expect((await post(`${svc.url}/raw`, f4)).status).to.equal(200);
+    });
+  }
 });

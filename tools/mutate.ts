@@ -25,7 +25,7 @@ const GROUPS: Record<string, Group> = {
   },
   audio: {
     mutate: ['ts/audio.ts', 'ts/model/*.ts'],
-    tests: ['test/audio.test.ts', 'test/family.test.ts', 'test/model-v2.test.ts', 'test/v2-preprocessing.test.ts', 'test/mel.test.ts', 'test/samples.test.ts', 'test/copies.test.ts', 'test/batcher.test.ts', 'test/tensorrt.test.ts'],
+    tests: ['test/audio.test.ts', 'test/family.test.ts', 'test/model-v2.test.ts', 'test/model-v3.test.ts', 'test/v2-preprocessing.test.ts', 'test/mel.test.ts', 'test/samples.test.ts', 'test/copies.test.ts', 'test/batcher.test.ts', 'test/tensorrt.test.ts'],
   },
   batcher: { mutate: ['ts/batcher.ts'], tests: ['test/batcher.test.ts', 'test/readiness.test.ts', 'test/tensorrt.test.ts'] },
   http: { mutate: ['ts/http/*.ts'], tests: ['test/server.test.ts', 'test/log.test.ts', 'test/fuzz.test.ts', 'test/copies.test.ts'] },
