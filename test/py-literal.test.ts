@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { expect } from 'chai';
 import { literalEval, PySyntaxError, type PyValue } from '../ts/py-literal.js';
 import { PYTHON } from './helpers/numpy.js';
-import { mutatedHeaders } from './helpers/python-syntax.js';
+import { mutatedHeaders, runsAroundDict } from './helpers/python-syntax.js';
 
 /** literal_eval of each text, as the same plain form `plain` gives ours; 'ERROR' for any exception. */
 function pythonValues(texts: readonly string[]): unknown[] {
@@ -78,12 +78,7 @@ describe('py-literal: literal_eval as Python does it', () => {
 
   it('agrees with Python on every run of up to three whitespace, comment and continuation characters around a dict', function () {
     this.timeout(60_000);
-    const alphabet = [' ', '\t', '\f', '\n', '\r', '#', '\\', 'x'];
-    const runs: string[] = [''];
-    for (let length = 1; length <= 3; length++) {
-      for (const run of runs.filter((r) => r.length === length - 1)) for (const c of alphabet) runs.push(run + c);
-    }
-    expectSameAsPython(runs.flatMap((run) => [`${run}{'a': (1,)}`, `{'a': (1,)}${run}`, `{'a':${run}(1${run},)}`]));
+    expectSameAsPython(runsAroundDict([' ', '\t', '\f', '\n', '\r', '#', '\\', 'x']));
   });
 
   it('agrees with Python on literal forms beyond what np.save writes', () => {

@@ -6,7 +6,7 @@ import { expect } from 'chai';
 import { PySyntaxError } from '../ts/py-literal.js';
 import { tokenize, untokenize } from '../ts/py-tokenize.js';
 import { PYTHON } from './helpers/numpy.js';
-import { mutatedHeaders } from './helpers/python-syntax.js';
+import { mutatedHeaders, runsAroundDict } from './helpers/python-syntax.js';
 
 function python(texts: readonly string[]): unknown[] {
   const program = `
@@ -45,12 +45,7 @@ describe('py-tokenize: Lib/tokenize.py as Python runs it', () => {
 
   it('agrees with Python on every run of up to three whitespace and line characters around a dict', function () {
     this.timeout(60_000);
-    const alphabet = [' ', '\t', '\f', '\n', '\r', '#', '\\', 'L'];
-    const runs: string[] = [''];
-    for (let length = 1; length <= 3; length++) {
-      for (const run of runs.filter((r) => r.length === length - 1)) for (const c of alphabet) runs.push(run + c);
-    }
-    expectSameAsPython(runs.flatMap((run) => [`${run}{'a': (1,)}`, `{'a': (1,)}${run}`, `{'a':${run}(1${run},)}`]));
+    expectSameAsPython(runsAroundDict([' ', '\t', '\f', '\n', '\r', '#', '\\', 'L']));
   });
 
   it('agrees with Python on strings that span lines and on characters it cannot read', () => {

@@ -22,3 +22,12 @@ export function mutatedHeaders(count: number, seed: number): string[] {
   }
   return out;
 }
+
+/** Every run of up to three characters of `alphabet`, before, after and inside a small dict. */
+export function runsAroundDict(alphabet: readonly string[]): string[] {
+  const runs: string[] = [''];
+  for (let length = 1; length <= 3; length++) {
+    for (const run of runs.filter((r) => r.length === length - 1)) for (const c of alphabet) runs.push(run + c);
+  }
+  return runs.flatMap((run) => [`${run}{'a': (1,)}`, `{'a': (1,)}${run}`, `{'a':${run}(1${run},)}`]);
+}
