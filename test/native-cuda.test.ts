@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import { Batcher } from '../ts/batcher.js';
 import type { NativeAddon, NativeEngine, NativeOpenOptions } from '../ts/lib/native.js';
-import { readoutV2 } from './helpers/fixtures.js';
+import { expectedV2, readoutV2 } from './helpers/fixtures.js';
 import { openTestBackend, rejection, skipWithoutGpu, views, WINDOW, writeRow } from './helpers/native.js';
 
 let addon: NativeAddon;
@@ -131,9 +131,10 @@ describe('native addon on the CUDA TEST executor', function () {
     const backend = await openTestBackend(addon, { executor: 'test-cuda', buckets: [16, 32, 64] });
     try {
       const batcher = new Batcher(backend, { windowMs: 2, maxQueue: 1000, timeoutMs: 30_000 });
-      const lengths = Array.from({ length: 500 }, (_, i) => 1 + ((i * 7919) % WINDOW));
-      const results = await Promise.all(lengths.map((n) => batcher.submit(backend.family.prepare(new Float32Array(n).fill(0.25)))));
-      results.forEach((r, i) => expect(r.probability).to.be.closeTo(1 / (1 + Math.exp(-8 * (lengths[i]! / WINDOW - 0.5))), 1e-5));
+      // Distinct clips (a sine per request), so rows swapped or mixed within a batch show.
+      const clips = Array.from({ length: 500 }, (_, i) => Float32Array.from({ length: 1 + ((i * 7919) % WINDOW) }, (_, j) => Math.sin(j / (50 + i)) + 0.1 * i));
+      const results = await Promise.all(clips.map((clip) => batcher.submit(backend.family.prepare(clip))));
+      results.forEach((r, i) => expect(r.probability, `clip ${i}`).to.be.closeTo(expectedV2(clips[i]!), 1e-5));
       expect(new Set(results.map((r) => r.bucket))).to.include(64);
       await batcher.drain();
       expect(backend.stats()).to.deep.equal({ leased: 0, running: 0, closed: false });
